@@ -1,0 +1,133 @@
+"""Run profiles, device choice, seeding and thread count.
+
+A *profile* says how big an experiment is: how many samples, how many epochs,
+which batch size. Notebooks never hard-code these numbers; they ask the
+profile, so the same notebook runs in seconds in CI (``smoke``), in minutes on
+a laptop CPU (``standard``) and at paper scale on a GPU (``full``).
+
+Select one with the environment variable ``COURSE_PROFILE``; without it the
+default is ``full`` when CUDA is available and ``standard`` otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+PROFILE_NAMES = ("smoke", "standard", "full")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of an experiment, by name.
+
+    Attributes:
+        name: ``"smoke"``, ``"standard"`` or ``"full"``.
+        n_train: training images to use (MNIST has 50k).
+        n_val: validation images (model selection, sigma choice, ...).
+        n_test: test images for every reported number.
+        epochs: epochs of a chapter's main models.
+        batch_size: minibatch size of the training loop.
+    """
+
+    name: str
+    n_train: int
+    n_val: int
+    n_test: int
+    epochs: int
+    batch_size: int
+
+    def pick(self, *, smoke: T, standard: T, full: T) -> T:
+        """Return the value given for this profile.
+
+        For chapter-specific sizes, e.g.
+        ``P.pick(smoke=[2, 8, 32], standard=[2, 4, 8, 16, 32, 64, 128], full=...)``.
+        """
+        return {"smoke": smoke, "standard": standard, "full": full}[self.name]
+
+
+PROFILES: dict[str, Profile] = {
+    # CI: seconds of training per notebook, yet large enough that every claim holds.
+    "smoke": Profile("smoke", n_train=10_000, n_val=1_000, n_test=2_000, epochs=3, batch_size=128),
+    # A laptop CPU: a few minutes per chapter (an MLP epoch on 50k images is ~3-4 s).
+    "standard": Profile(
+        "standard", n_train=50_000, n_val=10_000, n_test=10_000, epochs=5, batch_size=128
+    ),
+    # Paper scale on one GPU.
+    "full": Profile("full", n_train=50_000, n_val=10_000, n_test=10_000, epochs=50, batch_size=100),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """Return the named profile, or the one selected by ``COURSE_PROFILE``.
+
+    Args:
+        name: a profile name; ``None`` reads ``COURSE_PROFILE`` and falls back to
+            ``full`` with CUDA and ``standard`` without.
+
+    Raises:
+        ValueError: for an unknown name, listing the valid ones.
+    """
+    if name is None:
+        name = os.environ.get("COURSE_PROFILE") or (
+            "full" if torch.cuda.is_available() else "standard"
+        )
+    if name not in PROFILES:
+        raise ValueError(
+            f"unknown profile {name!r} (from argument or COURSE_PROFILE); "
+            f"valid profiles: {', '.join(PROFILE_NAMES)}"
+        )
+    return PROFILES[name]
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Pick the compute device: CUDA, then Apple MPS, then CPU.
+
+    Args:
+        prefer: force a device such as ``"cpu"``; ``None`` picks automatically.
+            The environment variable ``COURSE_DEVICE`` overrides the choice too.
+    """
+    prefer = prefer or os.environ.get("COURSE_DEVICE")
+    if prefer:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's (CPU and CUDA) random generators.
+
+    Args:
+        seed: a non-negative integer.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def set_threads(n: int | None = None) -> int:
+    """Set PyTorch's intra-op thread count and return it.
+
+    Args:
+        n: threads to use; ``None`` reads ``COURSE_THREADS`` and otherwise uses
+            every core this process may run on.
+    """
+    if n is None:
+        env = os.environ.get("COURSE_THREADS")
+        n = int(env) if env else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if n < 1:
+        raise ValueError(f"n (threads) must be >= 1, got {n}")
+    torch.set_num_threads(n)
+    return n

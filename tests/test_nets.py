@@ -1,0 +1,36 @@
+import pytest
+import torch
+from torch import nn
+
+from course_lib.nets import conv_decoder, conv_encoder, mlp, mlp_decoder, mlp_encoder
+
+
+def test_mlp_layers_and_activation_placement():
+    net = mlp([4, 8, 3], nn.Tanh)
+    kinds = [type(m) for m in net]
+    assert kinds == [nn.Linear, nn.Tanh, nn.Linear]  # no activation after the output
+    with pytest.raises(ValueError, match="sizes"):
+        mlp([4])
+
+
+def test_mlp_encoder_decoder_shapes():
+    enc = mlp_encoder((1, 28, 28), [64, 32], 5)
+    dec = mlp_decoder(5, [32, 64], (1, 28, 28))
+    x = torch.rand(3, 1, 28, 28)
+    z = enc(x)
+    assert z.shape == (3, 5) and dec(z).shape == (3, 1, 28, 28)
+    flat = mlp_encoder(10, [7], 2)
+    assert flat(torch.rand(4, 10)).shape == (4, 2)
+
+
+@pytest.mark.parametrize("latent_dim", [None, 12])
+def test_conv_shapes(latent_dim):
+    enc, dec = conv_encoder((8, 16, 64), latent_dim), conv_decoder((8, 16, 64), latent_dim)
+    z = enc(torch.rand(2, 1, 28, 28))
+    assert z.shape == ((2, 64, 4, 4) if latent_dim is None else (2, latent_dim))
+    assert dec(z).shape == (2, 1, 28, 28)
+
+
+def test_conv_rejects_wrong_channel_count():
+    with pytest.raises(ValueError, match="channels"):
+        conv_encoder((8, 16))

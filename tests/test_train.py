@@ -1,0 +1,121 @@
+import pytest
+import torch
+from torch import nn
+
+from course_lib.models.autoencoder import Autoencoder
+from course_lib.train import apply_batched, evaluate, fit
+
+
+def tiny_ae(seed=0):
+    torch.manual_seed(seed)
+    return Autoencoder.mlp(input_shape=6, hidden=[16], latent_dim=2, recon="mse")
+
+
+def low_rank_data(n=256):
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(n, 2, generator=g) @ torch.randn(2, 6, generator=g)
+
+
+def test_fit_reduces_loss_and_logs_every_entry():
+    model, x = tiny_ae(), low_rank_data()
+    before = evaluate(model, x)["loss"]
+    hist = fit(model, x, epochs=30, batch_size=32, lr=1e-2, progress=False)
+    assert set(hist) == {"loss", "rec", "time"}
+    assert len(hist["loss"]) == 30 and all(t > 0 for t in hist["time"])
+    assert hist["loss"][-1] < 0.2 * hist["loss"][0]
+    assert evaluate(model, x)["loss"] < 0.2 * before
+    assert not model.training  # returned in eval mode
+
+
+def test_same_seed_same_weights_exactly():
+    x = low_rank_data()
+    runs = []
+    for _ in range(2):
+        model = tiny_ae(seed=5)
+        fit(model, x, epochs=3, batch_size=50, seed=7, progress=False)
+        runs.append(torch.cat([p.flatten() for p in model.parameters()]))
+    assert torch.equal(runs[0], runs[1])
+    other = tiny_ae(seed=5)
+    fit(other, x, epochs=3, batch_size=50, seed=8, progress=False)
+    assert not torch.equal(runs[0], torch.cat([p.flatten() for p in other.parameters()]))
+
+
+class Exploding(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(1))
+        self.calls = 0
+
+    def loss(self, x):
+        self.calls += 1
+        value = self.w.sum() * (float("nan") if self.calls == 3 else 1.0)
+        return {"loss": value}
+
+
+def test_nan_loss_names_epoch_and_step():
+    with pytest.raises(FloatingPointError, match=r"epoch 1, step 3/4"):
+        fit(Exploding(), torch.zeros(40, 1), epochs=2, batch_size=10, progress=False)
+
+
+class LabelledModel(nn.Module):
+    """loss(x, y): checks that fit passes every tensor of a tuple batch, aligned."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def loss(self, x, y):
+        assert torch.equal(x[:, 0].long(), y)  # rows stay aligned after permutation
+        return {"loss": ((self.w - 1) ** 2).sum()}
+
+
+def test_tuple_batches_stay_aligned():
+    x = torch.arange(20.0)[:, None]
+    hist = fit(LabelledModel(), (x, torch.arange(20)), epochs=2, batch_size=6, progress=False)
+    assert hist["loss"][1] < hist["loss"][0]
+
+
+class TwoPhase(nn.Module):
+    """Two parameters, each owned by one phase: the loop must step only that group."""
+
+    phases = ("a", "b")
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Parameter(torch.zeros(1))
+        self.b = nn.Parameter(torch.zeros(1))
+
+    def param_groups(self):
+        return {"a": [self.a], "b": [self.b]}
+
+    def loss(self, x, phase):
+        target = 1.0 if phase == "a" else -1.0
+        p = self.a if phase == "a" else self.b
+        value = ((p - target) ** 2).sum() + 0 * (self.a + self.b).sum()
+        return {"loss": value, f"dist_{phase}": value}
+
+
+def test_phases_step_their_own_groups_with_their_lr():
+    model = TwoPhase()
+    hist = fit(model, torch.zeros(64, 1), epochs=20, batch_size=8, lr={"a": 0.05, "b": 0.0}, progress=False)
+    assert set(hist) == {"loss_a", "loss_b", "dist_a", "dist_b", "time"}
+    assert abs(model.a.item() - 1) < 0.05
+    assert model.b.item() == 0.0  # lr 0 for phase b: untouched
+    with pytest.raises(ValueError, match="one entry per phase"):
+        fit(TwoPhase(), torch.zeros(4, 1), epochs=1, lr={"a": 0.1}, progress=False)
+
+
+def test_val_data_logged_and_bad_args_rejected():
+    hist = fit(tiny_ae(), low_rank_data(), epochs=2, val_data=low_rank_data(64), progress=False)
+    assert len(hist["val_loss"]) == 2
+    with pytest.raises(ValueError, match="epochs"):
+        fit(tiny_ae(), low_rank_data(), epochs=0)
+    with pytest.raises(ValueError, match="same first dimension"):
+        fit(LabelledModel(), (torch.zeros(4, 1), torch.zeros(3)), epochs=1)
+
+
+def test_apply_batched_matches_one_shot():
+    model = tiny_ae()
+    x = low_rank_data(103)
+    with torch.no_grad():
+        assert torch.allclose(apply_batched(model.encode, x, batch_size=10), model.encode(x), atol=1e-6)
