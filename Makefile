@@ -18,7 +18,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --no-deps -e .
 	touch $(STAMP)
 
+# Jupyter Book caches executed notebooks by their code alone, so a change of
+# COURSE_PROFILE would silently reuse outputs of another profile: drop the cache then.
 book: $(STAMP)
+	@profile=$$($(BIN)/python -c "from course_lib.profile import get_profile; print(get_profile().name)"); \
+	if [ "$$(cat _build/.profile 2>/dev/null)" != "$$profile" ]; then rm -rf _build/.jupyter_cache; fi; \
+	mkdir -p _build && echo "$$profile" > _build/.profile && echo "building the book with profile $$profile"
 	$(BIN)/jupyter-book build . -W
 
 test: lint unit notebooks book-check
@@ -32,9 +37,12 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(SMOKE) $(BIN)/pytest --nbval-lax -q -p no:cacheprovider book solutions
 
+# Structure only: nbval has already executed every notebook in this run.
+# Built into _build/ci so it never overwrites the executed book of `make book`.
 book-check: $(STAMP)
-	$(BIN)/python tools/book_ci_config.py _build/ci_config.yml
-	$(BIN)/jupyter-book build . -W --config _build/ci_config.yml
+	mkdir -p _build/ci
+	$(BIN)/python tools/book_ci_config.py _build/ci/config.yml
+	$(BIN)/jupyter-book build . -W -n --keep-going --config _build/ci/config.yml --path-output _build/ci
 
 exercises: $(STAMP)
 	$(BIN)/python -m course_lib.grading.make_exercises
