@@ -1,0 +1,140 @@
+"""Write ``exercises/`` from ``solutions/``: ``python -m course_lib.grading.make_exercises``.
+
+In every code cell, each region from a line ``### BEGIN SOLUTION`` to a line
+``### END SOLUTION`` becomes a stub at the region's indentation. A line
+``# HINT: ...`` right after ``### BEGIN SOLUTION`` stays visible and becomes
+the stub's message::
+
+    def pca_basis(X, k):                 def pca_basis(X, k):
+        ### BEGIN SOLUTION                   # HINT: centre X, then SVD.
+        # HINT: centre X, then SVD.   ->     raise NotImplementedError("centre X, then SVD.")
+        ...
+        ### END SOLUTION
+
+Outputs and execution counts are dropped; everything else (nbgrader metadata,
+cell ids) is kept. The result is deterministic, so ``--check`` compares bytes
+and exits 1 listing the exercises that are stale or missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import nbformat
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+GENERIC_HINT = "replace this line with your answer"
+_REGION = re.compile(
+    r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*\n"
+    r"(?:[ \t]*(?P<hint># HINT:[^\n]*)\n)?"
+    r".*?^[ \t]*### END SOLUTION[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def strip_solutions(source: str) -> str:
+    """Replace every solution region of a code cell's ``source`` with its stub."""
+
+    def stub(match: re.Match[str]) -> str:
+        indent, hint_line = match["indent"], match["hint"]
+        if hint_line is None:
+            return f"{indent}raise NotImplementedError({json.dumps(GENERIC_HINT)})"
+        hint = hint_line.removeprefix("# HINT:").strip() or GENERIC_HINT
+        raise_line = f"raise NotImplementedError({json.dumps(hint, ensure_ascii=False)})"
+        return f"{indent}{hint_line.rstrip()}\n{indent}{raise_line}"
+
+    return _REGION.sub(stub, source)
+
+
+def exercise_text(solution: Path) -> str:
+    """The exercise notebook for ``solution``, as the exact text to write.
+
+    Raises:
+        ValueError: for a marker left unpaired or outside a code cell, or a region
+            in a cell whose ``metadata.nbgrader.solution`` is not true.
+    """
+    nb = nbformat.read(solution, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        where = f"{solution}, cell {i + 1}"
+        if cell.cell_type == "code":
+            stripped = strip_solutions(cell.source)
+            if stripped != cell.source and not cell.metadata.get("nbgrader", {}).get("solution"):
+                raise ValueError(f"{where}: has a solution region but not nbgrader solution: true")
+            cell.source = stripped
+            cell.outputs = []
+            cell.execution_count = None
+        if BEGIN in cell.source or END in cell.source:
+            raise ValueError(f"{where}: unpaired {BEGIN!r}/{END!r}, or markers outside a code cell")
+    return nbformat.writes(nb) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write (or with ``--check``, verify) every exercise; return the exit status.
+
+    Args:
+        argv: command-line arguments without the program name; ``None`` reads ``sys.argv``.
+
+    Returns:
+        0 when done (or up to date), 1 when ``--check`` finds stale exercises,
+        2 for bad input (no solutions, malformed solution regions).
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib.grading.make_exercises",
+        description="Generate exercise notebooks from solution notebooks.",
+    )
+    parser.add_argument("--check", action="store_true", help="list stale exercises, write nothing")
+    parser.add_argument("--solutions", type=Path, default=Path("solutions"), help="source folder")
+    parser.add_argument("--exercises", type=Path, default=Path("exercises"), help="output folder")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage
+        return int(e.code or 0)
+    sources = sorted(args.solutions.glob("*.ipynb"))
+    if not sources:
+        print(f"error: no notebooks in --solutions {str(args.solutions)!r}", file=sys.stderr)
+        return 2
+    stale = []
+    for solution in sources:
+        try:
+            text = exercise_text(solution)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        target = args.exercises / solution.name
+        if target.is_file() and target.read_bytes() == text.encode("utf-8"):
+            continue
+        stale.append(target)
+        if not args.check:
+            args.exercises.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, text)
+            print(f"wrote {target}")
+    if args.check and stale:
+        print("stale exercises (run python -m course_lib.grading.make_exercises):", file=sys.stderr)
+        for target in stale:
+            print(f"  {target}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
