@@ -6,12 +6,14 @@ _notebook_seconds: dict[str, float] = defaultdict(float)
 
 
 def pytest_runtest_logreport(report):
+    """Add each nbval cell's duration to its notebook's total."""
     path = report.nodeid.split("::")[0]
     if path.endswith(".ipynb"):
         _notebook_seconds[path] += report.duration
 
 
 def pytest_terminal_summary(terminalreporter):
+    """Print one line per notebook, slowest first."""
     if not _notebook_seconds:
         return
     terminalreporter.section("notebook execution time")
