@@ -6,11 +6,24 @@ form or an independent implementation (scikit-learn, ``torch.nn.functional``).
 
 from __future__ import annotations
 
+import importlib.util
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.neighbors import KNeighborsClassifier
 from torch import Tensor
+
+from course_lib.models.contractive import encoder_jacobian
+from course_lib.train import History, apply_batched, fit
+
+if TYPE_CHECKING:
+    from course_lib.models.linear import LinearAutoencoder
 
 
 def _same_shape(a: Tensor, b: Tensor, names: str) -> None:
@@ -135,3 +148,488 @@ def classifier_frechet_distance(classifier: torch.nn.Module, x_a: Tensor, x_b: T
         fa = torch.cat([classifier.features(x_a[i : i + 1000]) for i in range(0, len(x_a), 1000)])
         fb = torch.cat([classifier.features(x_b[i : i + 1000]) for i in range(0, len(x_b), 1000)])
     return frechet_distance(*feature_statistics(fa), *feature_statistics(fb))
+
+
+def log_mean_exp(a: Tensor, dim: int = 0) -> Tensor:
+    """``log(mean(exp(a), dim))`` computed stably: ``m + log(mean(exp(a - m)))`` with ``m = max``.
+
+    ``exp`` of log-likelihoods in the hundreds of nats under- or overflows; shifting by the
+    largest entry keeps every exponent <= 0 with at least one equal to 0. Slices that are
+    all ``-inf`` give ``-inf``.
+
+    Args:
+        a: any floating-point tensor, e.g. log-weights ``[k, B]``.
+        dim: the dimension to average over.
+    """
+    m = a.amax(dim, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # all -inf (or +inf) slices
+    return ((a - m).exp().mean(dim, keepdim=True).log() + m).squeeze(dim)
+
+
+def iwae_bound(
+    log_weights: Callable[[Tensor, int], Tensor], x: Tensor, k: int, *, batch_size: int = 100, k_chunk: int = 100
+) -> Tensor:
+    """The importance-weighted bound ``L_k`` per sample ``[N]`` (Burda et al., 2016), in nats.
+
+    ``L_k(x) = log (1/k) sum_j p(x, z_j) / q(z_j | x)`` with ``z_1..z_k ~ q(z | x)``. Its
+    expectation is the ELBO for ``k = 1``, never decreases with ``k`` and tends to
+    ``log p(x)``; ``-mean(L_k)`` estimates the test negative log-likelihood from above.
+
+    Args:
+        log_weights: ``log_weights(x_batch, j)`` returns ``[j, B]`` log-weights
+            ``log p(x, z) - log q(z | x)``, e.g. ``VAE.log_weights``.
+        x: data ``[N, ...]``.
+        k: importance samples per data point.
+        batch_size: data points per call.
+        k_chunk: samples per call (memory: ``batch_size * k_chunk`` decoded images).
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    bounds = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            xb = x[i : i + batch_size]
+            lw = torch.cat([log_weights(xb, min(k_chunk, k - j)) for j in range(0, k, k_chunk)])
+            bounds.append(log_mean_exp(lw.double(), dim=0))  # [B]
+    return torch.cat(bounds)
+
+
+@dataclass(frozen=True)
+class PCAFit:
+    """Principal component analysis of data ``[N, D]``, in float64.
+
+    Attributes:
+        mean: ``[D]`` the data mean.
+        components: ``[D, k]`` orthonormal columns: eigenvectors of the covariance
+            ``S = (1/N) sum_n (x_n - mean)(x_n - mean)^T``, by decreasing eigenvalue,
+            each signed so that its largest entry (in absolute value) is positive.
+        variances: ``[k]`` the matching eigenvalues ``lambda_1 >= ... >= lambda_k``:
+            the variance of the data along each component.
+        total_variance: ``tr(S)``, the sum of all ``D`` eigenvalues.
+    """
+
+    mean: Tensor
+    components: Tensor
+    variances: Tensor
+    total_variance: float
+
+    def top(self, k: int) -> PCAFit:
+        """The same fit truncated to its first ``k`` components."""
+        if not 1 <= k <= self.components.shape[1]:
+            raise ValueError(f"k must be in [1, {self.components.shape[1]}], got {k}")
+        return PCAFit(self.mean, self.components[:, :k], self.variances[:k], self.total_variance)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Coordinates ``(x - mean) @ components`` ``[B, k]`` (float64)."""
+        return (x.double() - self.mean) @ self.components
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Orthogonal projection onto the affine principal subspace, ``[B, D]`` in ``x``'s dtype."""
+        return (self.mean + self.encode(x) @ self.components.T).to(x.dtype)
+
+    @property
+    def error(self) -> float:
+        """Mean squared reconstruction error on the fitted data: ``sum_{i > k} lambda_i``."""
+        return self.total_variance - float(self.variances.sum())
+
+    @property
+    def explained_variance_ratio(self) -> Tensor:
+        """``lambda_i / tr(S)`` for each component ``[k]``."""
+        return self.variances / self.total_variance
+
+
+def pca(x: Tensor, k: int | None = None, chunk: int = 10_000) -> PCAFit:
+    """PCA by eigendecomposition of the covariance matrix (float64).
+
+    Args:
+        x: data ``[N, D]`` (or ``[N, ...]``, flattened), ``N >= 2``.
+        k: components to keep; ``None`` keeps all ``D``.
+        chunk: rows per block when accumulating the covariance (bounds memory).
+
+    Returns:
+        A :class:`PCAFit`; ``fit.reconstruct(x)`` is the best rank-``k`` affine
+        approximation of ``x`` in squared error (Eckart-Young).
+    """
+    x = x.flatten(1)
+    n, d = x.shape
+    if n < 2:
+        raise ValueError(f"x needs at least 2 rows, got {n}")
+    k = d if k is None else k
+    if not 1 <= k <= d:
+        raise ValueError(f"k must be in [1, {d}] for data with D={d}, got {k}")
+    mean = x.double().mean(0)
+    S = torch.zeros(d, d, dtype=torch.float64)
+    for block in x.split(chunk):
+        xc = block.double() - mean  # (chunk, D)
+        S += xc.T @ xc
+    S /= n
+    lam, V = torch.linalg.eigh(S)  # ascending
+    lam, V = lam.flip(0), V.flip(1)
+    sign = V.gather(0, V.abs().argmax(0, keepdim=True)).sign()  # largest entry of each column > 0
+    return PCAFit(mean, V[:, :k] * sign[:, :k], lam[:k].clamp(min=0), float(lam.clamp(min=0).sum()))
+
+
+def abs_cosines(U: Tensor, V: Tensor) -> Tensor:
+    """``|cos|`` of the angle between every column of ``U`` ``[D, k]`` and of ``V`` ``[D, m]``: ``[k, m]``.
+
+    Signs are ignored, since a direction and its opposite span the same line.
+    """
+    if U.ndim != 2 or V.ndim != 2 or U.shape[0] != V.shape[0]:
+        raise ValueError(f"U and V must be [D, k] and [D, m], got {tuple(U.shape)} and {tuple(V.shape)}")
+    U, V = F.normalize(U.double(), dim=0), F.normalize(V.double(), dim=0)
+    return (U.T @ V).abs()
+
+
+def fit_tracking_pca(
+    model: LinearAutoencoder,
+    x: Tensor,
+    reference: PCAFit,
+    *,
+    schedule: Sequence[tuple[int, float]],
+    batch_size: int = 128,
+    seed: int = 0,
+    progress: bool = True,
+) -> History:
+    """Train a linear autoencoder on ``x`` and record its gap to PCA after every epoch.
+
+    Calls :func:`course_lib.train.fit` once per ``(epochs, lr)`` step of
+    ``schedule``, with a fresh Adam each time, so ``[(4, 1e-2), (3, 1e-3)]`` is
+    a step decay: fast progress first, then a smaller step that lowers the noise
+    floor of minibatch updates.
+
+    Args:
+        model: a :class:`~course_lib.models.linear.LinearAutoencoder` with ``L``
+            latent units.
+        x: training data ``[N, D]``.
+        reference: PCA of ``x`` with ``L`` components (e.g. ``pca(x, L)``).
+        schedule: ``(epochs, lr)`` pairs, run in order.
+        batch_size: minibatch size.
+        seed: seed of the first step (step ``i`` uses ``seed + i``).
+        progress: show progress bars.
+
+    Returns:
+        ``fit``'s history (concatenated over the steps) plus, per epoch:
+        ``"subspace_distance"`` between the column space of ``W2`` and the
+        principal subspace; ``"error"``, the mean of ``||x - x_hat||^2`` over all
+        of ``x``; ``"excess"``, ``error / pca_error - 1``; and ``"lr"``.
+    """
+    L = model.W2.shape[1]
+    if reference.components.shape != model.W2.shape:
+        raise ValueError(
+            f"reference must have {L} components in D={model.W2.shape[0]}, "
+            f"got components {tuple(reference.components.shape)}"
+        )
+    pca_error = float(mse_per_sample(reference.reconstruct(x), x).mean())
+    history: History = {}
+
+    def record(_: int, m: LinearAutoencoder) -> None:
+        xd = x.to(m.W2.device)  # fit may have moved the model to a GPU
+        error = float(mse_per_sample(apply_batched(m, xd), xd).mean())
+        history.setdefault("subspace_distance", []).append(subspace_distance(m.W2.detach().cpu(), reference.components))
+        history.setdefault("error", []).append(error)
+        history.setdefault("excess", []).append(error / pca_error - 1)
+
+    for i, (epochs, lr) in enumerate(schedule):
+        step = fit(
+            model, x, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed + i,
+            progress=progress, on_epoch_end=record,
+        )
+        for key, values in step.items():
+            history.setdefault(key, []).extend(values)
+        history.setdefault("lr", []).extend([lr] * epochs)
+    return history
+
+
+# ---------------------------------------------------------------- Parzen windows and MMD (Chapter 7)
+
+
+def parzen_log_likelihood(
+    samples: Tensor, x: Tensor, sigma: float | Sequence[float] | Tensor, *, batch_size: int = 250, chunk: int = 2000
+) -> Tensor:
+    """Parzen-window (Gaussian kernel density) log-likelihood of each ``x_n``, in nats.
+
+    ``log p(x_n) = log (1/M) sum_m N(x_n; s_m, sigma^2 I)
+    = logsumexp_m(-||x_n - s_m||^2 / (2 sigma^2)) - log M - (D/2) log(2 pi sigma^2)``.
+
+    The squared distances come from ``||x||^2 - 2 x.s + ||s||^2`` (one matrix product per
+    block) in float64, blocks of ``batch_size`` points by ``chunk`` samples, combined with
+    ``logsumexp``; so 10K x 10K MNIST digits need only ``batch_size * chunk`` distances at a
+    time, and a point far from every sample still gets a finite value. Several ``sigma`` share
+    the distances.
+
+    Args:
+        samples: kernel centres ``[M, ...]``, e.g. images decoded from prior draws.
+        x: points to score ``[N, ...]`` with the same per-item shape.
+        sigma: the kernel width, or a 1-D sequence of ``S`` widths.
+        batch_size: points per block.
+        chunk: samples per block.
+
+    Returns:
+        ``[N]`` float64 for one ``sigma``, ``[S, N]`` for a sequence.
+    """
+    s, xf = samples.flatten(1).double(), x.flatten(1).double()
+    if s.shape[1] != xf.shape[1] or len(s) == 0 or len(xf) == 0:
+        raise ValueError(f"samples [M, D] and x [N, D] need M, N >= 1 and equal D, got {tuple(s.shape)} and {tuple(xf.shape)}")
+    sigmas = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1).cpu()
+    if not (sigmas > 0).all():
+        raise ValueError(f"sigma must be > 0, got {sigmas.tolist()}")
+    m, d = s.shape
+    s_sq = (s**2).sum(1)  # [M]
+    out = []
+    for i in range(0, len(xf), batch_size):
+        xb = xf[i : i + batch_size]  # [B, D]
+        x_sq = (xb**2).sum(1, keepdim=True)  # [B, 1]
+        parts = []  # per chunk: [S, B]
+        for j in range(0, m, chunk):
+            d2 = torch.addmm(s_sq[j : j + chunk], xb, s[j : j + chunk].T, alpha=-2).add_(x_sq).clamp_min_(0)  # [B, c]
+            parts.append(torch.stack([torch.logsumexp(d2 * (-0.5 / sg**2), dim=1) for sg in sigmas.tolist()]))
+        out.append(torch.logsumexp(torch.stack(parts), dim=0))  # [S, B]
+    log_norm = np.log(m) + 0.5 * d * torch.log(2 * np.pi * sigmas**2)  # [S]
+    ll = torch.cat(out, dim=1) - log_norm[:, None].to(s.device)  # [S, N]
+    return ll[0] if torch.as_tensor(sigma).ndim == 0 else ll
+
+
+def select_parzen_sigma(
+    samples: Tensor, x_val: Tensor, sigmas: Sequence[float] | Tensor, **kwargs: int
+) -> tuple[float, Tensor]:
+    """Choose the Parzen width by maximum mean log-likelihood of held-out data.
+
+    Args:
+        samples: kernel centres ``[M, ...]``.
+        x_val: validation points ``[N, ...]`` (never the test points).
+        sigmas: candidate widths ``[S]``, e.g. ``torch.logspace(-1, 0, 20)``.
+        **kwargs: ``batch_size``/``chunk`` for :func:`parzen_log_likelihood`.
+
+    Returns:
+        ``(best sigma, mean validation log-likelihood per candidate [S])``.
+    """
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float64).reshape(-1)
+    mean_ll = parzen_log_likelihood(samples, x_val, sigmas, **kwargs).mean(1)  # [S]
+    return float(sigmas[mean_ll.argmax()]), mean_ll
+
+
+def mean_sem(values: Tensor) -> tuple[float, float]:
+    """Mean and its standard error ``std / sqrt(N)`` of ``values`` ``[N]`` (as in "340 +- 2")."""
+    v = values.double().flatten()
+    if len(v) < 2:
+        raise ValueError(f"need at least 2 values, got {len(v)}")
+    return float(v.mean()), float(v.std() / np.sqrt(len(v)))
+
+
+def gaussian_kernel(a: Tensor, b: Tensor, bandwidth: float | Sequence[float]) -> Tensor:
+    """``k(a_i, b_j) = sum_h exp(-||a_i - b_j||^2 / (2 h^2))`` ``[N, M]`` for rows of ``a`` ``[N, D]``, ``b`` ``[M, D]``.
+
+    One width ``h``, or a sum over several: a multi-scale kernel sees both coarse differences
+    (scale, mean) and fine ones (modes, holes).
+    """
+    widths = torch.as_tensor(bandwidth, dtype=torch.float64).reshape(-1).tolist()
+    if not widths or min(widths) <= 0:
+        raise ValueError(f"bandwidth must be > 0, got {bandwidth}")
+    d2 = torch.cdist(a.double(), b.double()) ** 2
+    return sum(torch.exp(-d2 / (2 * h**2)) for h in widths)
+
+
+def mmd2(x: Tensor, y: Tensor, bandwidth: float | Sequence[float]) -> float:
+    """Unbiased squared maximum mean discrepancy between samples ``x`` ``[N, D]`` and ``y`` ``[M, D]``.
+
+    ``MMD^2 = E k(x, x') + E k(y, y') - 2 E k(x, y)`` with the Gaussian kernel of
+    :func:`gaussian_kernel` (one width or a sum over several), each within-sample mean over
+    pairs ``i != j`` (Gretton et al., 2012). Zero in expectation exactly when the two
+    distributions are equal; can dip slightly below 0.
+    """
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or len(x) < 2 or len(y) < 2:
+        raise ValueError(f"x and y must be [N, D] and [M, D] with N, M >= 2, got {tuple(x.shape)}, {tuple(y.shape)}")
+    n, m = len(x), len(y)
+    kxx, kyy = gaussian_kernel(x, x, bandwidth), gaussian_kernel(y, y, bandwidth)
+    within = (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1)) + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
+    return float(within - 2 * gaussian_kernel(x, y, bandwidth).mean())
+
+
+def mmd_test(
+    x: Tensor, y: Tensor, bandwidth: float | Sequence[float], permutations: int = 200, seed: int = 0
+) -> tuple[float, float]:
+    """:func:`mmd2` with a permutation test of "x and y come from the same distribution".
+
+    Pools the samples, relabels them at random ``permutations`` times and counts how often
+    the shuffled statistic reaches the observed one.
+
+    Returns:
+        ``(mmd2, p_value)`` with ``p = (1 + #{shuffled >= observed}) / (1 + permutations)``.
+    """
+    stat = mmd2(x, y, bandwidth)
+    n, m = len(x), len(y)
+    k = gaussian_kernel(torch.cat([x, y]), torch.cat([x, y]), bandwidth)  # [n+m, n+m]
+    g = torch.Generator().manual_seed(seed)
+    in_x = torch.zeros(permutations, n + m, dtype=torch.float64)
+    for p in range(permutations):
+        in_x[p, torch.randperm(n + m, generator=g)[:n]] = 1.0
+    in_y = 1 - in_x  # [P, n+m]
+    kx = in_x @ k  # [P, n+m]
+    sxx, sxy, syy = (kx * in_x).sum(1), (kx * in_y).sum(1), ((in_y @ k) * in_y).sum(1)
+    diag = k.diagonal()  # k(a, a): the number of widths
+    sxx, syy = sxx - in_x @ diag, syy - in_y @ diag  # pairs i != j only
+    shuffled = sxx / (n * (n - 1)) + syy / (m * (m - 1)) - 2 * sxy / (n * m)
+    return stat, float((1 + (shuffled >= stat).sum()) / (1 + permutations))
+
+
+# ---------------------------------------------------------------- LPIPS (Chapter 8)
+
+# torchvision's ImageNet weights for each LPIPS backbone: the `lpips` package ships only
+# its small linear heads, the backbone comes from torch.hub's checkpoint folder.
+LPIPS_BACKBONES = {
+    "alex": ("alexnet", "alexnet-owt-7be5be79.pth"),
+    "vgg": ("vgg16", "vgg16-397923af.pth"),
+    "squeeze": ("squeezenet1_1", "squeezenet1_1-b8a52dc0.pth"),
+}
+
+
+def lpips_backbone_path(net: str = "alex") -> Path:
+    """Where torchvision looks for the backbone's weights: ``<TORCH_HOME>/hub/checkpoints/<file>``."""
+    if net not in LPIPS_BACKBONES:
+        raise ValueError(f"net must be one of {sorted(LPIPS_BACKBONES)}, got {net!r}")
+    return Path(torch.hub.get_dir()) / "checkpoints" / LPIPS_BACKBONES[net][1]
+
+
+def lpips_available(net: str = "alex") -> bool:
+    """Whether :func:`lpips_model` ``(net)`` can load: the package and the backbone weights are present."""
+    return importlib.util.find_spec("lpips") is not None and lpips_backbone_path(net).is_file()
+
+
+def lpips_model(net: str = "alex", pnet_rand: bool = False) -> torch.nn.Module:
+    """The LPIPS perceptual distance (Zhang et al., 2018), frozen and in eval mode.
+
+    Imported lazily: only this function needs the ``lpips`` package.
+
+    Args:
+        net: backbone, ``"alex"`` (the paper's default), ``"vgg"`` or ``"squeeze"``.
+        pnet_rand: use a *randomly initialized* backbone. No download needed, but the
+            numbers mean nothing perceptually: only for testing the plumbing.
+
+    Raises:
+        ImportError: without the ``lpips`` package.
+        FileNotFoundError: when the backbone's ImageNet weights are not on disk (they
+            are a download, never fetched here); the message says how to get them.
+    """
+    path = lpips_backbone_path(net)
+    try:
+        import lpips
+    except ImportError as err:
+        raise ImportError("LPIPS needs the `lpips` package: pip install lpips") from err
+    if not pnet_rand and not path.is_file():
+        arch, file = LPIPS_BACKBONES[net]
+        raise FileNotFoundError(
+            f"LPIPS ({net}) needs torchvision's ImageNet {arch} weights at {path}, and they are not there. "
+            f"On a machine with internet run: python -c \"import torchvision; torchvision.models.{arch}"
+            f"(weights='IMAGENET1K_V1')\", which saves {file} in $TORCH_HOME/hub/checkpoints "
+            f"(default ~/.cache/torch/hub/checkpoints); copy that file to {path.parent}/ "
+            f"(or point TORCH_HOME at a folder holding hub/checkpoints/{file})"
+        )
+    with warnings.catch_warnings():  # lpips passes torchvision's deprecated `pretrained=` flag
+        warnings.simplefilter("ignore", UserWarning)
+        model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=pnet_rand, verbose=False)
+    return model.eval().requires_grad_(False)
+
+
+def lpips_distance(
+    x_hat: Tensor, x: Tensor, model: torch.nn.Module, min_size: int = 64, batch_size: int = 256
+) -> Tensor:
+    """LPIPS between image pairs in [0, 1], per pair ``[B]`` (lower: more alike).
+
+    Grey images are repeated to 3 channels and both sets are upsampled (bilinear) so
+    the shorter side is at least ``min_size``: AlexNet's stride-4 stem and pooling
+    need at least 32 pixels. Pixels are mapped to [-1, 1] as LPIPS expects.
+
+    Args:
+        x_hat: images ``[B, C, H, W]`` with ``C`` = 1 or 3, in [0, 1].
+        x: reference images of the same shape.
+        model: from :func:`lpips_model`.
+        min_size: smallest side after upsampling (>= 32).
+        batch_size: pairs per forward pass.
+    """
+    _same_shape(x_hat, x, "x_hat and x")
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"images must be [B, 1 or 3, H, W], got {tuple(x.shape)}")
+    if min_size < 32:
+        raise ValueError(f"min_size must be >= 32 (AlexNet needs it), got {min_size}")
+    scale = max(1.0, min_size / min(x.shape[-2:]))
+
+    def prepare(a: Tensor) -> Tensor:
+        a = a.expand(-1, 3, -1, -1) if a.shape[1] == 1 else a
+        if scale > 1:
+            a = F.interpolate(a, scale_factor=scale, mode="bilinear", align_corners=False)
+        return 2 * a - 1  # [B, 3, H', W'] in [-1, 1]
+
+    device = next(model.parameters()).device
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            a, b = (prepare(t[i : i + batch_size].to(device)) for t in (x_hat, x))
+            out.append(model(a, b).flatten().cpu())
+    return torch.cat(out)
+
+
+def jacobian_spectrum(
+    encoder: torch.nn.Module, x: Tensor, vectors: int = 0, batch_size: int = 100
+) -> tuple[Tensor, Tensor]:
+    """Singular values of the encoder's Jacobian ``J(x) = d encoder(x) / dx`` at every input.
+
+    The right singular vectors with the largest singular values are the input
+    directions the code is most sensitive to (for a contractive autoencoder: the
+    tangent directions of the data manifold, Rifai et al., 2011).
+
+    Args:
+        encoder: maps ``[B, ...]`` to ``[B, H]``, each row from its own input.
+        x: inputs ``[N, ...]`` (``D`` features each once flattened).
+        vectors: how many leading right singular vectors to return per input.
+        batch_size: inputs per Jacobian computation (each holds ``[batch, H, D]`` floats).
+
+    Returns:
+        ``(s, V)``: ``s`` ``[N, min(H, D)]`` in decreasing order and ``V``
+        ``[N, vectors, D]`` (unit vectors, sign arbitrary), both detached, in the dtype of ``x``.
+        Computed from the eigenvalues of the smaller Gram matrix (``J J^T`` or ``J^T J``) in
+        float64: much cheaper than an SVD of every ``J``.
+    """
+    s_all, v_all = [], []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            J = encoder_jacobian(encoder, x[i : i + batch_size]).double()  # [b, H, D]
+            tall = J.shape[1] > J.shape[2]
+            gram = J.mT @ J if tall else J @ J.mT  # the smaller of the two Gram matrices
+            lam, U = torch.linalg.eigh(gram)  # ascending eigenvalues s_k^2, in float64
+            s = lam.flip(-1).clamp(min=0).sqrt()
+            s_all.append(s[:, : min(J.shape[1:])].to(x.dtype))
+            if vectors:
+                U = U.flip(-1)[..., :vectors]
+                V = U if tall else (J.mT @ U) / s[:, None, :vectors].clamp(min=1e-300)  # v_k = J^T u_k / s_k
+                v_all.append(V.mT.to(x.dtype))
+    V = torch.cat(v_all) if vectors else torch.empty(len(x), 0, x[0].numel())
+    return torch.cat(s_all), V
+
+
+def participation_ratio(s: Tensor) -> Tensor:
+    """How many directions share the squared singular values ``s^2``: ``(sum s^2)^2 / sum s^4``.
+
+    Equals ``k`` when ``k`` singular values are equal and the rest 0; lies in
+    ``[1, r]`` for ``r`` values. Computed along the last dimension.
+    """
+    lam = s.double() ** 2
+    return (lam.sum(-1) ** 2 / (lam**2).sum(-1)).to(s.dtype)
+
+
+def classifier_score(probs: Tensor) -> float:
+    """``exp(E_x KL(p(y|x) || p(y)))``: the Inception Score's recipe with any classifier's probabilities.
+
+    ``p(y) = mean_x p(y|x)`` is the class mix of the whole set. The score is 1 when every
+    image gets the same prediction (all one class, or all equally unsure) and reaches the
+    number of classes ``C`` when each image is confidently one class and the classes are
+    balanced. Confidence alone cannot tell a set of one repeated digit from a varied one;
+    this can.
+
+    Args:
+        probs: class probabilities ``[N, C]`` (rows sum to 1), e.g. ``softmax(classifier(x))``.
+    """
+    if probs.ndim != 2 or len(probs) < 1:
+        raise ValueError(f"probs must be [N, C], got {tuple(probs.shape)}")
+    p = probs.double().clamp_min(1e-30)
+    p_y = p.mean(0, keepdim=True)  # [1, C]
+    return float(torch.exp((p * (p.log() - p_y.log())).sum(1).mean()))

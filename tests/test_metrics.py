@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -79,3 +81,388 @@ def test_classifier_frechet_distance_is_zero_for_same_set_and_grows_with_shift()
     x = torch.rand(64, 1, 28, 28)
     assert classifier_frechet_distance(clf, x, x) == pytest.approx(0.0, abs=1e-6)
     assert classifier_frechet_distance(clf, x, x * 0.2) > classifier_frechet_distance(clf, x, x * 0.9)
+
+
+# ---------------------------------------------------------------- Parzen windows and MMD (Chapter 7)
+
+
+def _parzen_brute_force(samples, x, sigma):
+    """log (1/M) sum_m N(x; s_m, sigma^2 I) with torch.distributions, one point at a time."""
+    m, d = samples.shape
+    mix = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(torch.ones(m, dtype=torch.float64)),
+        torch.distributions.Independent(torch.distributions.Normal(samples, torch.full_like(samples, sigma)), 1),
+    )
+    return mix.log_prob(x)
+
+
+def test_parzen_matches_torch_distributions_and_sklearn():
+    from sklearn.neighbors import KernelDensity
+
+    from course_lib.metrics import parzen_log_likelihood
+
+    g = torch.Generator().manual_seed(0)
+    samples, x = torch.rand(37, 12, generator=g, dtype=torch.float64), torch.rand(23, 12, generator=g, dtype=torch.float64)
+    for sigma in (0.05, 0.3, 2.0):
+        ref = _parzen_brute_force(samples, x, sigma)
+        kde = KernelDensity(kernel="gaussian", bandwidth=sigma).fit(samples.numpy())
+        # blocks smaller than the data, so the chunked logsumexp is exercised
+        ours = parzen_log_likelihood(samples, x, sigma, batch_size=5, chunk=8)
+        assert ours.shape == (23,) and ours.dtype == torch.float64
+        assert torch.allclose(ours, ref, rtol=1e-9, atol=1e-9)
+        assert np.allclose(ours.numpy(), kde.score_samples(x.numpy()), rtol=1e-7, atol=1e-7)
+
+
+def test_parzen_several_sigmas_images_and_float32():
+    from course_lib.metrics import parzen_log_likelihood
+
+    g = torch.Generator().manual_seed(1)
+    samples, x = torch.rand(30, 1, 4, 4, generator=g), torch.rand(9, 1, 4, 4, generator=g)
+    sigmas = [0.1, 0.2, 0.4]
+    ll = parzen_log_likelihood(samples, x, sigmas, batch_size=4, chunk=7)
+    assert ll.shape == (3, 9)
+    for row, sigma in zip(ll, sigmas):
+        assert torch.allclose(row, _parzen_brute_force(samples.flatten(1).double(), x.flatten(1).double(), sigma))
+    assert torch.allclose(parzen_log_likelihood(samples, x, torch.tensor(sigmas)), ll)
+
+
+def test_parzen_is_finite_and_exact_far_from_every_sample():
+    from course_lib.metrics import parzen_log_likelihood
+
+    d, sigma = 784, 0.1
+    s = torch.zeros(3, d, dtype=torch.float64)
+    x = torch.full((2, d), 1.0, dtype=torch.float64)  # ||x - s||^2 = 784: exp(-39200) underflows
+    ll = parzen_log_likelihood(s, x, sigma)
+    # all three samples coincide: the mixture is the single Gaussian N(0, sigma^2 I)
+    exact = -d / (2 * sigma**2) - d / 2 * np.log(2 * np.pi * sigma**2)
+    assert torch.isfinite(ll).all()
+    assert torch.allclose(ll, torch.full((2,), exact, dtype=torch.float64), rtol=1e-12)
+    with pytest.raises(ValueError, match="sigma"):
+        parzen_log_likelihood(s, x, 0.0)
+    with pytest.raises(ValueError, match="equal D"):
+        parzen_log_likelihood(s, x[:, :5], sigma)
+
+
+def test_select_parzen_sigma_picks_the_best_candidate():
+    from course_lib.metrics import parzen_log_likelihood, select_parzen_sigma
+
+    g = torch.Generator().manual_seed(2)
+    samples, x_val = torch.randn(2000, 1, generator=g), torch.randn(1000, 1, generator=g)
+    sigmas = torch.logspace(-2, 1, 13)
+    best, mean_ll = select_parzen_sigma(samples, x_val, sigmas)
+    manual = parzen_log_likelihood(samples, x_val, sigmas).mean(1)
+    assert torch.allclose(mean_ll, manual)
+    assert best == pytest.approx(float(sigmas[manual.argmax()]))
+    # Silverman's rule for N(0, 1) and M = 2000 gives 0.23: the optimum is interior
+    assert 0.1 < best < 0.6 and mean_ll.argmax() not in (0, len(sigmas) - 1)
+
+
+def test_mean_sem_matches_scipy():
+    from scipy.stats import sem
+
+    from course_lib.metrics import mean_sem
+
+    v = torch.randn(500, dtype=torch.float64) * 3 + 1
+    mean, err = mean_sem(v)
+    assert mean == pytest.approx(float(v.mean())) and err == pytest.approx(float(sem(v.numpy())))
+    with pytest.raises(ValueError):
+        mean_sem(v[:1])
+
+
+def _mmd2_loops(x, y, h):
+    def k(a, b):
+        return float(torch.exp(-((a - b) ** 2).sum() / (2 * h**2)))
+
+    n, m = len(x), len(y)
+    kxx = sum(k(x[i], x[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    kyy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    kxy = sum(k(x[i], y[j]) for i in range(n) for j in range(m)) / (n * m)
+    return kxx + kyy - 2 * kxy
+
+
+def test_mmd2_matches_loops_and_gaussian_closed_form():
+    from course_lib.metrics import mmd2
+
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(12, 3, generator=g, dtype=torch.float64), torch.randn(9, 3, generator=g, dtype=torch.float64) + 0.5
+    assert mmd2(x, y, 1.3) == pytest.approx(_mmd2_loops(x, y, 1.3), rel=1e-10)
+    # N(0, I) against N(mu, I) in d = 2: E k = (h^2 / (h^2 + tau^2))^(d/2) exp(-|dmu|^2 / (2 (h^2 + tau^2))), tau^2 = 2
+    d, h, shift = 2, 1.5, torch.tensor([1.0, 0.0], dtype=torch.float64)
+    x, y = torch.randn(3000, d, generator=g, dtype=torch.float64), torch.randn(3000, d, generator=g, dtype=torch.float64) + shift
+    same = (h**2 / (h**2 + 2)) ** (d / 2)
+    exact = 2 * same - 2 * same * np.exp(-1.0 / (2 * (h**2 + 2)))
+    assert mmd2(x, y, h) == pytest.approx(exact, abs=0.01)
+    # a multi-scale kernel is the sum of its kernels, so its MMD^2 is the sum of theirs
+    assert mmd2(x[:300], y[:300], [h, 0.5]) == pytest.approx(mmd2(x[:300], y[:300], h) + mmd2(x[:300], y[:300], 0.5))
+    with pytest.raises(ValueError):
+        mmd2(x, y[:, :1], h)
+    with pytest.raises(ValueError, match="bandwidth"):
+        mmd2(x, y, [1.0, 0.0])
+
+
+def test_mmd_test_rejects_different_and_keeps_equal_distributions():
+    from course_lib.metrics import mmd2, mmd_test
+
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.randn(300, 2, generator=g), torch.randn(300, 2, generator=g)
+    stat, p = mmd_test(x, y, 1.0, permutations=100)
+    assert stat == pytest.approx(mmd2(x, y, 1.0)) and p > 0.05
+    stat, p = mmd_test(x, 1.5 * y, 1.0, permutations=100)
+    assert stat > 0 and p == pytest.approx(1 / 101)
+    stat, p = mmd_test(x, y[:200], [0.5, 2.0], permutations=100)  # unequal sizes, two widths
+    assert stat == pytest.approx(mmd2(x, y[:200], [0.5, 2.0])) and p > 0.05
+
+
+def _correlated(n=300, d=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return 2.0 + torch.randn(n, d, generator=g, dtype=torch.float64) @ torch.randn(d, d, generator=g, dtype=torch.float64)
+
+
+def test_pca_matches_sklearn_and_its_error_is_the_discarded_variance():
+    from sklearn.decomposition import PCA
+
+    from course_lib.metrics import pca
+
+    x = _correlated()
+    n, k = len(x), 3
+    fit = pca(x, k)
+    ref = PCA(k).fit(x.numpy())
+    assert torch.allclose(fit.mean, torch.from_numpy(ref.mean_))
+    cos = (fit.components.T @ torch.from_numpy(ref.components_.T)).abs()  # signs are arbitrary
+    assert torch.allclose(cos, torch.eye(k, dtype=torch.float64), atol=1e-8)
+    assert torch.allclose(fit.variances, torch.from_numpy(ref.explained_variance_) * (n - 1) / n)  # 1/N, not 1/(N-1)
+    assert torch.allclose(fit.explained_variance_ratio, torch.from_numpy(ref.explained_variance_ratio_))
+    x_hat = fit.reconstruct(x)
+    assert torch.allclose(x_hat, torch.from_numpy(ref.inverse_transform(ref.transform(x.numpy()))))
+    assert mse_per_sample(x_hat, x).mean().item() == pytest.approx(fit.error, rel=1e-10)
+    # Eckart-Young: the best rank-k approximation of the centred data drops the smallest singular values.
+    s = torch.linalg.svdvals(x - x.mean(0))
+    assert fit.error == pytest.approx(float((s[k:] ** 2).sum()) / n, rel=1e-10)
+    assert torch.allclose(fit.reconstruct(x_hat), x_hat)  # a projection
+    signs = fit.components.gather(0, fit.components.abs().argmax(0, keepdim=True))
+    assert (signs > 0).all()
+
+
+def test_pca_top_and_full_fit_agree_and_bad_k_is_named():
+    from course_lib.metrics import pca
+
+    x = _correlated()
+    full = pca(x)
+    assert full.components.shape == (6, 6) and full.error == pytest.approx(0.0, abs=1e-10)
+    assert full.total_variance == pytest.approx(float(x.var(0, correction=0).sum()))
+    assert torch.allclose(full.top(2).components, pca(x, 2).components)
+    assert torch.allclose(pca(x.float(), 2, chunk=7).variances, pca(x, 2).variances, rtol=1e-5)
+    assert pca(x.float(), 2).reconstruct(x.float()).dtype == torch.float32
+    with pytest.raises(ValueError, match="k must be"):
+        pca(x, 7)
+    with pytest.raises(ValueError, match="k must be"):
+        full.top(0)
+
+
+def test_abs_cosines_closed_form():
+    from course_lib.metrics import abs_cosines
+
+    theta = 0.4
+    U = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    V = torch.tensor([[np.cos(theta), 0.0], [np.sin(theta), 0.0], [0.0, -5.0]])  # unnormalised, flipped
+    expected = torch.tensor([[np.cos(theta), 0.0], [np.sin(theta), 0.0]], dtype=torch.float64)
+    assert torch.allclose(abs_cosines(U, V), expected, atol=1e-6)
+    assert torch.allclose(abs_cosines(U, -U), torch.eye(2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="U and V"):
+        abs_cosines(U, V[:2])
+
+
+def test_fit_tracking_pca_logs_the_gap_after_every_epoch():
+    from course_lib.data import low_rank
+    from course_lib.metrics import fit_tracking_pca, pca
+    from course_lib.models.linear import LinearAutoencoder
+
+    x, _ = low_rank(300, 6, 2, noise=0.05, seed=1)
+    reference = pca(x, 2)
+    model = LinearAutoencoder(6, 2, mean=x.mean(0))
+    hist = fit_tracking_pca(model, x, reference, schedule=[(3, 1e-2), (2, 1e-3)], batch_size=64, progress=False)
+    assert hist["lr"] == [1e-2] * 3 + [1e-3] * 2
+    assert all(len(hist[key]) == 5 for key in ("loss", "rec", "time", "subspace_distance", "error", "excess"))
+    final_error = mse_per_sample(model(x).detach(), x).mean().item()
+    assert hist["error"][-1] == pytest.approx(final_error, rel=1e-5)
+    assert hist["excess"][-1] == pytest.approx(final_error / reference.error - 1, rel=1e-4)
+    assert hist["subspace_distance"][-1] == pytest.approx(subspace_distance(model.W2.detach(), reference.components))
+    assert hist["error"][-1] < hist["error"][0]
+    with pytest.raises(ValueError, match="reference"):
+        fit_tracking_pca(model, x, pca(x, 3), schedule=[(1, 1e-3)], progress=False)
+
+
+def test_log_mean_exp_matches_logsumexp_on_extreme_values():
+    from course_lib.metrics import log_mean_exp
+
+    a = torch.tensor(
+        [[1e4, -1e4, -math.inf, 0.0], [1e4 - 1, -1e4 + 2, -math.inf, 1e-30], [-5e3, -1e4 + 1, -math.inf, -1e30]],
+        dtype=torch.float64,
+    )
+    ref = torch.logsumexp(a, 0) - math.log(3)
+    got = log_mean_exp(a, dim=0)
+    assert torch.equal(torch.isinf(got), torch.tensor([False, False, True, False]))
+    assert torch.allclose(got[[0, 1, 3]], ref[[0, 1, 3]], rtol=1e-12)
+    b = torch.randn(1000, 5) * 1e3
+    assert torch.allclose(log_mean_exp(b, dim=0), torch.logsumexp(b, 0) - math.log(1000), rtol=1e-6)
+    assert torch.allclose(log_mean_exp(b, dim=1), torch.logsumexp(b, 1) - math.log(5), rtol=1e-6)
+    assert torch.isinf(b.exp().mean(0).log()).any()  # the naive formula overflows here
+
+
+def test_iwae_bound_assembles_every_chunk_like_brute_force():
+    from course_lib.metrics import iwae_bound
+
+    W = torch.randn(250, 10, dtype=torch.float64) * 300  # log-weights [k, N], far beyond exp's range
+    served: dict[int, int] = {}
+
+    def log_weights(xb, j):  # serves the table's rows in order, per batch (x holds indices)
+        first = int(xb[0])
+        row = served.get(first, 0)
+        served[first] = row + j
+        return W[row : row + j, xb.long()]
+
+    got = iwae_bound(log_weights, torch.arange(10.0), 250, batch_size=4, k_chunk=64)
+    assert torch.allclose(got, torch.logsumexp(W, 0) - math.log(250), rtol=1e-12)
+    assert all(rows == 250 for rows in served.values())
+
+
+def _gaussian_toy(a: float, s: float):
+    """z ~ N(0, 1), x | z ~ N(z, 1), so p(x) = N(0, 2) and p(z | x) = N(x / 2, 1 / 2); q = N(a x, s^2)."""
+    from torch.distributions import Normal
+
+    def log_weights(x, k):
+        q = Normal(a * x, s)
+        z = q.sample((k,))  # [k, B]
+        return Normal(z, 1.0).log_prob(x) + Normal(0.0, 1.0).log_prob(z) - q.log_prob(z)
+
+    def log_px(x):
+        return Normal(0.0, 2**0.5).log_prob(x)
+
+    def elbo(x):  # log p(x) - KL(q || p(z | x)), in closed form
+        return log_px(x) - torch.distributions.kl_divergence(Normal(a * x, s), Normal(x / 2, 0.5**0.5))
+
+    return log_weights, log_px, elbo
+
+
+def test_iwae_bound_is_exact_with_the_true_posterior():
+    from course_lib.metrics import iwae_bound
+
+    log_weights, log_px, _ = _gaussian_toy(a=0.5, s=0.5**0.5)
+    x = torch.linspace(-3, 3, 7, dtype=torch.float64)
+    for k in (1, 7, 300):
+        assert torch.allclose(iwae_bound(log_weights, x, k, k_chunk=50), log_px(x), atol=1e-10)
+
+
+def test_iwae_bound_rises_with_k_from_the_elbo_towards_log_px():
+    from course_lib.metrics import iwae_bound
+
+    log_weights, log_px, elbo = _gaussian_toy(a=0.2, s=1.2)
+    x = torch.full((4000,), 1.5, dtype=torch.float64)  # 4000 repeats of one point: average out the noise
+    target, lower = log_px(x[0]).item(), elbo(x[0]).item()
+    means = {k: iwae_bound(log_weights, x, k, batch_size=1000).mean().item() for k in (1, 10, 100)}
+    means[1000] = iwae_bound(log_weights, x[:200], 1000, batch_size=100, k_chunk=500).mean().item()
+    assert abs(means[1] - lower) < 0.05  # k = 1: the ELBO in expectation
+    assert lower + 0.2 < means[10] < means[100] < means[1000] < target + 0.01
+    assert abs(means[1000] - target) < 0.02
+
+
+# ---------------------------------------------------------------- LPIPS wrapper (Chapter 8)
+
+
+@pytest.fixture(scope="module")
+def random_lpips():
+    from course_lib.metrics import lpips_model
+
+    torch.manual_seed(0)
+    return lpips_model("alex", pnet_rand=True)  # random backbone: tests the plumbing, no download
+
+
+def test_lpips_without_backbone_weights_says_how_to_get_them(tmp_path):
+    from course_lib.metrics import lpips_available, lpips_backbone_path, lpips_model
+
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path))
+    try:
+        assert lpips_backbone_path("alex") == tmp_path / "checkpoints" / "alexnet-owt-7be5be79.pth"
+        assert not lpips_available("alex")
+        with pytest.raises(FileNotFoundError, match="TORCH_HOME") as err:
+            lpips_model("alex")
+        assert "alexnet" in str(err.value) and str(tmp_path) in str(err.value)
+    finally:
+        torch.hub.set_dir(old)
+    with pytest.raises(ValueError, match="net"):
+        lpips_backbone_path("resnet")
+
+
+def test_lpips_distance_matches_the_model_on_prepared_images(random_lpips):
+    from course_lib.metrics import lpips_distance
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(5, 3, 64, 64, generator=g), torch.rand(5, 3, 64, 64, generator=g)
+    d = lpips_distance(a, b, random_lpips, batch_size=2)
+    with torch.no_grad():
+        ref = random_lpips(2 * a - 1, 2 * b - 1).flatten()  # LPIPS takes [-1, 1]
+    assert d.shape == (5,) and torch.allclose(d, ref, atol=1e-6)
+    assert (d > 0).all() and torch.allclose(lpips_distance(b, a, random_lpips), d, atol=1e-6)
+    assert torch.allclose(lpips_distance(a, a, random_lpips), torch.zeros(5), atol=1e-7)
+
+
+def test_lpips_distance_upsamples_grey_mnist_sized_images(random_lpips):
+    from course_lib.metrics import lpips_distance
+
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.rand(3, 1, 28, 28, generator=g), torch.rand(3, 1, 28, 28, generator=g)
+    d = lpips_distance(a, b, random_lpips, min_size=32)
+    up = F.interpolate(a.expand(-1, 3, -1, -1), scale_factor=32 / 28, mode="bilinear")
+    up_b = F.interpolate(b.expand(-1, 3, -1, -1), scale_factor=32 / 28, mode="bilinear")
+    with torch.no_grad():
+        ref = random_lpips(2 * up - 1, 2 * up_b - 1).flatten()
+    assert torch.allclose(d, ref, atol=1e-6)
+    closer = lpips_distance(a, 0.9 * a + 0.1 * b, random_lpips, min_size=32)
+    assert (closer < d).all()
+    with pytest.raises(ValueError, match="min_size"):
+        lpips_distance(a, b, random_lpips, min_size=16)
+    with pytest.raises(ValueError, match="same shape"):
+        lpips_distance(a, b[:2], random_lpips)
+
+
+def test_jacobian_spectrum_matches_autograd_svd():
+    from torch.autograd.functional import jacobian
+
+    from course_lib.metrics import jacobian_spectrum
+
+    torch.manual_seed(0)
+    x = torch.randn(5, 1, 3, 3, dtype=torch.double)
+    for h in (4, 12):  # wide J [4, 9] and tall J [12, 9]
+        encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(9, h), torch.nn.Tanh()).double()
+        s, V = jacobian_spectrum(encoder, x, vectors=2, batch_size=2)
+        assert s.shape == (5, min(h, 9)) and V.shape == (5, 2, 9)
+        for b in range(5):
+            J = jacobian(encoder, x[b : b + 1]).reshape(h, 9)
+            torch.testing.assert_close(s[b], torch.linalg.svdvals(J))
+            torch.testing.assert_close((J @ V[b].T).norm(dim=0), s[b, :2])  # ||J v_k|| = s_k
+            torch.testing.assert_close(V[b].norm(dim=1), torch.ones(2, dtype=torch.double))
+    assert jacobian_spectrum(encoder, x)[1].shape == (5, 0, 9)
+
+
+def test_participation_ratio_closed_forms():
+    from course_lib.metrics import participation_ratio
+
+    s = torch.tensor([[1.0, 1.0, 1.0, 0.0], [3.0, 0.0, 0.0, 0.0], [2.0, 1.0, 0.0, 0.0]])
+    torch.testing.assert_close(participation_ratio(s), torch.tensor([3.0, 1.0, 25 / 17]))
+
+
+def test_classifier_score_closed_forms():
+    from course_lib.metrics import classifier_score
+
+    eye = torch.eye(10)
+    assert classifier_score(eye) == pytest.approx(10.0)  # confident and balanced: C
+    assert classifier_score(eye[[3] * 50]) == pytest.approx(1.0)  # confident, all one class
+    assert classifier_score(torch.full((7, 10), 0.1)) == pytest.approx(1.0)  # unsure about everything
+    assert classifier_score(eye[[0, 0, 1, 1]]) == pytest.approx(2.0)  # two balanced classes
+    # Against the definition, computed with scipy's entropy: exp(H(p(y)) - E H(p(y|x))).
+    from scipy.stats import entropy
+
+    p = torch.softmax(torch.randn(40, 5) * 2, dim=1).double()
+    ref = math.exp(entropy(p.mean(0).numpy()) - entropy(p.numpy(), axis=1).mean())
+    assert classifier_score(p) == pytest.approx(ref, rel=1e-6)

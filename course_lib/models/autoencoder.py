@@ -76,9 +76,12 @@ class Autoencoder(nn.Module):
         channels: Sequence[int] = (16, 32, 64),
         latent_dim: int | None = None,
         recon: str = "bce",
+        activation: type[nn.Module] = nn.ReLU,
     ) -> Autoencoder:
-        """Three-layer conv encoder (``latent_dim=None``: 3-D code ``[B, 64, 4, 4]``)."""
-        return cls(conv_encoder(channels, latent_dim), conv_decoder(channels, latent_dim), recon)
+        """Three-layer conv encoder (``latent_dim=None``: 3-D code ``[B, 64, 4, 4]``) and its mirror image."""
+        return cls(
+            conv_encoder(channels, latent_dim, activation), conv_decoder(channels, latent_dim, activation), recon
+        )
 
     def encode(self, x: Tensor) -> Tensor:
         """``[B, ...] -> z``."""

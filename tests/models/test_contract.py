@@ -8,8 +8,16 @@ import pytest
 import torch
 
 from course_lib.models import AutoencoderModel
+from course_lib.models.aae import AAE, mixture_prior
 from course_lib.models.autoencoder import Autoencoder
+from course_lib.models.bae import BenignAutoencoder
+from course_lib.models.classifier import MnistClassifier
+from course_lib.models.context_encoder import ContextEncoder
+from course_lib.models.contractive import ContractiveAutoencoder, sigmoid_nets
+from course_lib.models.denoising import DenoisingAutoencoder
+from course_lib.models.drgan import DistanceRegularizedGAN
 from course_lib.models.linear import LinearAutoencoder
+from course_lib.models.vae import VAE
 
 
 def images(n=16):
@@ -24,8 +32,22 @@ CASES = {
     "linear": (lambda: LinearAutoencoder(20, 3), lambda: (torch.randn(16, 20),)),
     "mlp_bce": (lambda: Autoencoder.mlp(hidden=[32], latent_dim=4), lambda: (images(),)),
     "mlp_mse": (lambda: Autoencoder.mlp(hidden=[32], latent_dim=4, recon="mse"), lambda: (images(),)),
+    "vae_bernoulli": (lambda: VAE.mlp(hidden=[32], latent_dim=4), lambda: (images(),)),
+    "vae_gaussian_beta": (lambda: VAE.mlp(hidden=[32], latent_dim=4, likelihood="gaussian", beta=2.0), lambda: (images(),)),
+    "dae_gaussian": (lambda: DenoisingAutoencoder.mlp(hidden=[32], latent_dim=4, sigma=0.3), lambda: (images(),)),
+    "dae_dropout": (lambda: DenoisingAutoencoder.conv(channels=(8, 16, 16), corruption="dropout", p=0.3), lambda: (images(),)),
     "conv_3d_code": (lambda: Autoencoder.conv((8, 16, 16)), lambda: (images(),)),
     "conv_flat_code": (lambda: Autoencoder.conv((8, 16, 16), latent_dim=6), lambda: (images(),)),
+    "aae": (lambda: AAE.mlp(hidden=[32], latent_dim=4), lambda: (images(),)),
+    "aae_stochastic": (lambda: AAE.mlp(hidden=[32], latent_dim=2, prior=mixture_prior(), stochastic=True), lambda: (images(),)),
+    "bae": (
+        lambda: BenignAutoencoder.mlp(MnistClassifier().eval().requires_grad_(False), latent_dim=4, hidden=[32]),
+        lambda: (images(), torch.randint(0, 10, (16,))),
+    ),
+    "context_encoder": (lambda: ContextEncoder.mlp(4, hidden=[32], size=8), lambda: (images(),)),
+    "drgan": (lambda: DistanceRegularizedGAN.mlp(4, hidden=[32]), lambda: (images(),)),
+    "contractive": (lambda: ContractiveAutoencoder(*sigmoid_nets(8), lam=0.1), lambda: (images(),)),
+    "contractive_deep_hutchinson": (lambda: ContractiveAutoencoder(*sigmoid_nets(4, [16]), method="hutchinson"), lambda: (images(),)),
 }
 
 

@@ -1,0 +1,220 @@
+"""Chapter 2's experiments: bottleneck autoencoders against PCA, on a toy roll and on MNIST.
+
+The trained MNIST models go through the model cache (:func:`course_lib.zoo.load_or_train`),
+so later chapters can compare against them without retraining::
+
+    ae, history = trained_mlp_ae(latent_dim=30)      # the textbook's MLP AE (hidden 512, 256)
+    cnn, history = trained_conv_ae()                 # the textbook's CNN AE, code [B, 64, 4, 4]
+
+Every MNIST model here gets the same short budget (:func:`mnist_budget`): Adam for 5
+epochs, as in the textbook, on the profile's training images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from course_lib.data import mnist
+from course_lib.metrics import mse_per_sample, pca
+from course_lib.models.autoencoder import Autoencoder
+from course_lib.profile import Profile, get_profile
+from course_lib.train import History, apply_batched, fit
+from course_lib.zoo import load_or_train
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+}
+MLP_HIDDEN = (512, 256)  # the textbook's "2 layers", mirrored in the decoder
+CONV_CHANNELS = (16, 32, 64)  # three stride-2 convolutions: a [B, 64, 4, 4] code
+
+
+def _activation(name: str) -> type[nn.Module]:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]
+
+
+def mnist_budget(profile: Profile | None = None) -> dict[str, int | float]:
+    """The short training budget every MNIST model of the chapter shares.
+
+    Returns:
+        ``{"n_train", "epochs", "batch_size", "lr"}``: the profile's training images,
+        5 epochs (the textbook's budget, in every profile), the profile's batch size
+        and Adam's learning rate 3e-3 (1e-3 learns visibly slower in 5 epochs).
+    """
+    profile = profile or get_profile()
+    return {"n_train": profile.n_train, "epochs": 5, "batch_size": profile.batch_size, "lr": 3e-3}
+
+
+def _trained_mnist_ae(
+    name: str, build: nn.Module, arch: dict, profile: Profile | None, seed: int
+) -> tuple[Autoencoder, History]:
+    profile = profile or get_profile()
+    budget = mnist_budget(profile)
+
+    def make() -> Autoencoder:
+        torch.manual_seed(seed)  # the same initial weights on every run
+        return build()
+
+    def train(model: Autoencoder) -> History:
+        x, _ = mnist("train", n=budget["n_train"])
+        return fit(model, x, epochs=budget["epochs"], batch_size=budget["batch_size"], lr=budget["lr"], seed=seed)
+
+    config = {**arch, **budget, "seed": seed}
+    return load_or_train(name, make, train, config=config, profile=profile)
+
+
+def trained_mlp_ae(
+    latent_dim: int = 30, profile: Profile | None = None, *, activation: str = "relu", seed: int = 0
+) -> tuple[Autoencoder, History]:
+    """The MLP autoencoder ``784 -> 512 -> 256 -> latent_dim`` and back, trained with BCE.
+
+    Trained once per (latent size, activation, seed, profile) and cached.
+
+    Args:
+        latent_dim: size of the code ``z``.
+        profile: run profile (default: the active one).
+        activation: a key of :data:`ACTIVATIONS`.
+        seed: initial weights and batch order.
+
+    Returns:
+        ``(model, history)``, the model in eval mode on the CPU.
+    """
+    act = _activation(activation)
+    arch = {"arch": "mlp", "hidden": list(MLP_HIDDEN), "latent_dim": latent_dim, "activation": activation}
+    return _trained_mnist_ae(
+        "ch02_mlp_ae", lambda: Autoencoder.mlp(hidden=MLP_HIDDEN, latent_dim=latent_dim, activation=act),
+        arch, profile, seed,
+    )
+
+
+def trained_conv_ae(
+    latent_dim: int | None = None, profile: Profile | None = None, *, seed: int = 0
+) -> tuple[Autoencoder, History]:
+    """The CNN autoencoder with three conv layers (channels 16, 32, 64), trained with BCE.
+
+    Args:
+        latent_dim: ``None`` keeps the textbook's 3-D code ``[B, 64, 4, 4]`` (1024
+            numbers); an int adds a linear layer to a flat code ``[B, latent_dim]``.
+        profile: run profile (default: the active one).
+        seed: initial weights and batch order.
+
+    Returns:
+        ``(model, history)``, the model in eval mode on the CPU.
+    """
+    arch = {"arch": "conv", "channels": list(CONV_CHANNELS), "latent_dim": latent_dim}
+    return _trained_mnist_ae(
+        "ch02_conv_ae", lambda: Autoencoder.conv(CONV_CHANNELS, latent_dim), arch, profile, seed
+    )
+
+
+def code_size(model: Autoencoder, x: Tensor) -> int:
+    """Numbers per code: ``prod(encode(x).shape[1:])`` for one input (e.g. 1024 for ``[64, 4, 4]``)."""
+    with torch.no_grad():
+        return int(model.encode(x[:1]).flatten(1).shape[1])
+
+
+def reconstruction_mse(model: Autoencoder, x: Tensor) -> float:
+    """Mean over images of the squared error ``||x_hat - x||^2`` (summed over pixels)."""
+    return float(mse_per_sample(apply_batched(model, x), x).mean())
+
+
+def pca_errors(x_train: Tensor, x_test: Tensor, sizes: Sequence[int]) -> list[float]:
+    """Test squared error of PCA with ``k`` components, fitted on ``x_train``, for each ``k`` in ``sizes``.
+
+    PCA's reconstruction is the orthogonal projection onto the top-``k`` principal
+    subspace: the best a linear autoencoder of that size can do in squared error.
+
+    Returns:
+        ``mean_n ||x_hat_n - x_n||^2`` on ``x_test`` per size.
+    """
+    fit_ = pca(x_train.flatten(1), max(sizes))
+    x = x_test.flatten(1)
+    return [float(mse_per_sample(fit_.top(k).reconstruct(x), x).mean()) for k in sizes]
+
+
+def latent_size_sweep(
+    sizes: Sequence[int], profile: Profile | None = None, *, activation: str = "relu"
+) -> dict[str, list[float]]:
+    """Test reconstruction error of the MLP AE and of PCA at each code size.
+
+    Each AE is :func:`trained_mlp_ae` (cached). Both are scored in squared error,
+    PCA's own criterion, although the AEs are trained with BCE.
+
+    Args:
+        sizes: code sizes, e.g. ``[2, 4, 8, 16, 30, 64, 128]``.
+        profile: run profile (default: the active one); sets the data sizes.
+        activation: the AE's non-linearity.
+
+    Returns:
+        ``{"autoencoder": [mse per size], "PCA": [mse per size]}``.
+    """
+    profile = profile or get_profile()
+    x_test, _ = mnist("test", n=profile.n_test)
+    ae = [reconstruction_mse(trained_mlp_ae(k, profile, activation=activation)[0], x_test) for k in sizes]
+    x_train, _ = mnist("train", n=profile.n_train)
+    return {"autoencoder": ae, "PCA": pca_errors(x_train, x_test, sizes)}
+
+
+def train_toy_ae(
+    x: Tensor,
+    latent_dim: int,
+    activation: str = "relu",
+    *,
+    hidden: Sequence[int] = (64, 64),
+    epochs: int = 150,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> tuple[Autoencoder, History]:
+    """A small MLP autoencoder with squared error, trained on points ``x`` ``[N, D]``.
+
+    Cheap (seconds), so not cached. Used for the 3-D swiss roll.
+
+    Args:
+        x: training points ``[N, D]``.
+        latent_dim: code size (``< D``: a bottleneck; ``>= D``: it can copy).
+        activation: a key of :data:`ACTIVATIONS`.
+        hidden: hidden widths of the encoder (the decoder mirrors them).
+        epochs: passes over ``x``.
+        lr: Adam's learning rate.
+        seed: initial weights and batch order.
+    """
+    torch.manual_seed(seed)
+    model = Autoencoder.mlp(x.shape[1], hidden, latent_dim, _activation(activation), recon="mse")
+    history = fit(model, x, epochs=epochs, lr=lr, seed=seed, device="cpu", progress=False)
+    return model.eval(), history
+
+
+def code_holes(z: Tensor, n: int = 20, q: float = 0.005) -> tuple[float, Tensor]:
+    """How much of a 2-D code space no data point uses, and where its largest hole is.
+
+    The box spans the central ``1 - 2q`` of the codes on each axis; it is cut into
+    ``n x n`` cells.
+
+    Args:
+        z: codes of data ``[N, 2]``.
+        n: cells per axis.
+        q: quantile cut off at each end of each axis (outliers do not stretch the box).
+
+    Returns:
+        ``(empty, hole)``: the fraction of cells holding no code, and the cell centre
+        ``[2]`` farthest from every code (the middle of the largest hole).
+    """
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"z must be [N, 2], got {tuple(z.shape)}")
+    z = z.detach().double().cpu()
+    lo, hi = torch.quantile(z, q, dim=0), torch.quantile(z, 1 - q, dim=0)
+    inside = ((z >= lo) & (z <= hi)).all(1)
+    cell = ((z[inside] - lo) / (hi - lo) * n).long().clamp(0, n - 1)  # [N', 2] cell indices
+    used = torch.zeros(n, n, dtype=torch.bool)
+    used[cell[:, 0], cell[:, 1]] = True
+    ticks = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    centres = lo + torch.cartesian_prod(ticks, ticks) * (hi - lo)  # [n * n, 2]
+    nearest = torch.cdist(centres, z).min(1).values  # distance from each centre to its nearest code
+    return 1.0 - used.float().mean().item(), centres[nearest.argmax()].float()

@@ -1,0 +1,216 @@
+"""The contractive autoencoder: the plain autoencoder plus a penalty on the encoder's Jacobian.
+
+    J_b = d f_e(x_b) / d x_b                       [H, D] per sample
+    loss = rec(x, f_d(f_e(x))) + lam * mean_b ||J_b||_F^2
+
+Penalising ``||J||_F^2 = sum_k ||grad_x h_k(x)||^2`` makes the code insensitive to
+the input; reconstruction keeps it sensitive along the directions the data vary
+in (Rifai et al., 2011). The penalty is computed four ways (``method``):
+
+- ``"exact"``: uses the structure of an MLP encoder, ``J = D_L W_L ... D_1 W_1``
+  with ``D_l = diag(sigma'(.))``; for one sigmoid layer it is the closed form
+  ``sum_j (h_j (1 - h_j))^2 sum_i W_ji^2``. Costs about one forward pass.
+- ``"vjp"``: any encoder; one vector-Jacobian product per code unit, the ``H``
+  of them batched into one call by ``torch.func.vmap``.
+- ``"jacrev"``: the textbook way, the full Jacobian per sample (``vmap(jacrev)``).
+- ``"hutchinson"``: unbiased estimate ``E_u ||J^T u||^2`` with Rademacher
+  ``u``: one extra backward pass per probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.func import jacrev, vjp, vmap
+
+from course_lib.models.autoencoder import Autoencoder, reconstruction_loss
+from course_lib.nets import IMAGE_SHAPE, mlp_decoder, mlp_encoder
+
+METHODS = ("exact", "vjp", "jacrev", "hutchinson")
+# d sigma(a) / da written with the activation's *output* y = sigma(a).
+_DERIVATIVES = {
+    nn.Sigmoid: lambda y: y * (1 - y),
+    nn.Tanh: lambda y: 1 - y**2,
+    nn.ReLU: lambda y: (y > 0).to(y.dtype),
+}
+
+
+def sigmoid_nets(
+    latent_dim: int = 256,
+    hidden: Sequence[int] = (),
+    input_shape: int | Sequence[int] = IMAGE_SHAPE,
+    activation: type[nn.Module] = nn.Sigmoid,
+) -> tuple[nn.Sequential, nn.Sequential]:
+    """Encoder with a logistic code ``h = sigmoid(...)`` in [0, 1]^H and its mirror decoder.
+
+    With ``hidden=()`` the encoder is one layer, ``h = sigmoid(W x + b)`` with ``W``
+    ``[H, D]`` (Rifai et al.'s CAE); the decoder returns logits.
+    """
+    encoder = nn.Sequential(*mlp_encoder(input_shape, hidden, latent_dim, activation), nn.Sigmoid())
+    return encoder, mlp_decoder(latent_dim, list(hidden)[::-1], input_shape, activation)
+
+
+def sigmoid_contractive_penalty(W: Tensor, h: Tensor) -> Tensor:  # noqa: N803 (the math's name)
+    """Closed form of ``mean_b ||J_b||_F^2`` for ``h = sigmoid(x W^T + b)``.
+
+    ``J_b = diag(h_b (1 - h_b)) W``, so ``||J_b||_F^2 = sum_j (h_bj (1 - h_bj))^2 sum_i W_ji^2``.
+
+    Args:
+        W: encoder weight ``[H, D]``.
+        h: codes ``[B, H]``.
+
+    Returns:
+        A scalar tensor, differentiable in ``W`` and ``h``.
+    """
+    return ((h * (1 - h)) ** 2 @ W.pow(2).sum(1)).mean()
+
+
+def _mlp_layers(encoder: nn.Module, x: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor | None]]]:
+    """Run an MLP encoder; return the code and ``(W_l, sigma'_l [B, n_l] or None)`` per layer."""
+    layers: list[tuple[Tensor, Tensor | None]] = []
+    a = x.flatten(1)
+    for m in encoder.modules():
+        if isinstance(m, nn.Linear):
+            a = m(a)
+            layers.append((m.weight, None))
+        elif type(m) in _DERIVATIVES and layers:
+            a = m(a)
+            W, d = layers[-1]
+            d_new = _DERIVATIVES[type(m)](a)
+            layers[-1] = (W, d_new if d is None else d * d_new)
+        elif not isinstance(m, (nn.Sequential, nn.Flatten, nn.Identity)):
+            raise TypeError(
+                f"method='exact' needs an MLP of Linear/Sigmoid/Tanh/ReLU layers, found {type(m).__name__}; "
+                "use method='vjp' for other encoders"
+            )
+    if not layers:
+        raise TypeError("method='exact' found no nn.Linear layer in the encoder")
+    return a, layers
+
+
+def _exact_mlp(encoder: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
+    """``(z, ||J_b||_F^2 [B])`` from ``J_b = A_b diag(d_1) W_1``, walking down from the code.
+
+    ``A_b`` is kept as ``M diag(s)``: ``M`` is ``None`` (identity), shared ``[H, n]``
+    or per sample ``[B, H, n]``, so nothing is materialised before it must be.
+    """
+    z, layers = _mlp_layers(encoder, x)
+    M = None  # A_b = M diag(d_1,b) W_1
+    for W, d in reversed(layers[1:]):  # A <- A diag(d_l) W_l, layers L..2
+        if d is None:
+            M = W if M is None else M @ W
+        elif M is None:
+            M = d[:, :, None] * W  # [B, n_l, n_{l-1}]
+        else:
+            M = (M * d[..., None, :]) @ W  # [B, H, n_{l-1}]
+    W1, s = layers[0]
+    if M is None:  # one layer: sum_j s_j^2 ||W_j||^2 (the sigmoid closed form)
+        rows = W1.pow(2).sum(1)
+        return z, (s**2 @ rows) if s is not None else rows.sum().expand(len(z))
+    G = W1 @ W1.T  # [n1, n1] Gram matrix, shared by the batch: the only place D appears
+    if M.ndim == 2:  # ||M diag(s) W1||^2 = s^T (M^T M o G) s
+        K = (M.T @ M) * G
+        return z, ((s @ K) * s).sum(1) if s is not None else K.diagonal().sum().expand(len(z))
+    A = M * s[:, None, :] if s is not None else M  # per-sample A_b [B, H, n1]
+    return z, ((A @ G) * A).sum((1, 2))  # tr(A_b G A_b^T)
+
+
+def _vjp(encoder: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
+    z, pullback = vjp(encoder, x)
+    B, H = z.shape
+    basis = torch.eye(H, dtype=z.dtype, device=z.device)[:, None, :].expand(H, B, H)  # e_k for every b
+    (rows,) = vmap(pullback)(basis)  # rows[k, b] = grad_x h_k(x_b): H backward passes in one call
+    return z, rows.pow(2).flatten(2).sum((0, 2))
+
+
+def encoder_jacobian(encoder: nn.Module, x: Tensor) -> Tensor:
+    """Full per-sample Jacobians ``[B, H, D]`` of an encoder that maps rows independently."""
+
+    def f(xb: Tensor) -> Tensor:
+        return encoder(xb.unsqueeze(0)).squeeze(0)
+
+    return vmap(jacrev(f))(x).flatten(2)
+
+
+def _hutchinson(encoder: nn.Module, x: Tensor, n_probes: int) -> tuple[Tensor, Tensor]:
+    z, pullback = vjp(encoder, x)
+    u = torch.randint(0, 2, (n_probes, *z.shape), device=z.device).to(z.dtype) * 2 - 1  # Rademacher
+    (rows,) = vmap(pullback)(u)  # J_b^T u_b: one backward pass per probe
+    return z, rows.pow(2).flatten(2).sum(2).mean(0)  # E_u ||J^T u||^2 = tr(J J^T)
+
+
+def jacobian_penalty(
+    encoder: nn.Module, x: Tensor, method: str = "exact", n_probes: int = 1
+) -> tuple[Tensor, Tensor]:
+    """The code and the squared Frobenius norm of the encoder's Jacobian per sample.
+
+    Args:
+        encoder: maps ``[B, ...]`` to codes ``[B, H]``, each row from its own input.
+        x: inputs ``[B, ...]`` (flattened to ``D`` features per sample).
+        method: one of ``"exact"``, ``"vjp"``, ``"jacrev"``, ``"hutchinson"`` (module docstring).
+        n_probes: probes of the Hutchinson estimate.
+
+    Returns:
+        ``(z [B, H], ||J_b||_F^2 [B])``, both differentiable in the encoder's parameters.
+    """
+    if method == "exact":
+        return _exact_mlp(encoder, x)
+    if method == "vjp":
+        return _vjp(encoder, x)
+    if method == "jacrev":
+        return encoder(x), encoder_jacobian(encoder, x).pow(2).sum((1, 2))
+    if method == "hutchinson":
+        if n_probes < 1:
+            raise ValueError(f"n_probes must be >= 1, got {n_probes}")
+        return _hutchinson(encoder, x, n_probes)
+    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def jacobian_frobenius_sq(encoder: nn.Module, x: Tensor, method: str = "vjp") -> Tensor:
+    """``mean_b ||d encoder(x_b) / d x_b||_F^2`` as a scalar (exact unless ``method="hutchinson"``)."""
+    return jacobian_penalty(encoder, x, method)[1].mean()
+
+
+class ContractiveAutoencoder(Autoencoder):
+    """An autoencoder whose loss adds ``lam * mean_b ||J_b||_F^2``.
+
+    Build it from any encoder/decoder pair, e.g.
+    ``ContractiveAutoencoder(*sigmoid_nets(256), lam=0.1)``.
+
+    Args:
+        encoder: maps ``[B, ...]`` inputs to codes ``[B, H]``.
+        decoder: maps codes to *logits* shaped like the input.
+        recon: ``"bce"`` or ``"mse"``.
+        lam: weight of the penalty, ``>= 0``.
+        method: how the penalty is computed (see :func:`jacobian_penalty`).
+        n_probes: probes per sample for ``method="hutchinson"``.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        recon: str = "bce",
+        lam: float = 0.1,
+        method: str = "exact",
+        n_probes: int = 1,
+    ):
+        super().__init__(encoder, decoder, recon)
+        if lam < 0:
+            raise ValueError(f"lam must be >= 0, got {lam}")
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.lam, self.method, self.n_probes = lam, method, n_probes
+
+    def loss(self, x: Tensor) -> dict[str, Tensor]:
+        """``{"loss", "rec", "penalty"}`` with ``loss = rec + lam * penalty``.
+
+        ``rec`` is ``mean_b -log p(x_b | x_hat_b)``; ``penalty`` is ``mean_b ||J_b||_F^2``,
+        ``J_b = d f_e(x_b) / d x_b`` ``[H, D]``.
+        """
+        z, jac_sq = jacobian_penalty(self.encoder, x, self.method, self.n_probes)
+        rec = reconstruction_loss(self.decode_logits(z), x, self.recon).mean()
+        penalty = jac_sq.mean()
+        return {"loss": rec + self.lam * penalty, "rec": rec, "penalty": penalty}

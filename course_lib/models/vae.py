@@ -1,0 +1,250 @@
+"""The variational autoencoder (Kingma and Welling, 2014): an autoencoder with noise and a prior.
+
+    q(z | x) = N(z | mu(x), diag(exp(logvar(x))))      recognition (encoder) network
+    z = mu + exp(logvar / 2) * eps,  eps ~ N(0, I)      reparameterization trick
+    p(x | z) = Ber(x | sigmoid(f_d(z)))  or  N(x | f_d(z), sigma^2 I)
+    loss = -E_q[log p(x | z)] + beta * KL(q(z | x) || N(0, I))    (beta = 1: the negative ELBO)
+
+Compared with the plain :class:`~course_lib.models.autoencoder.Autoencoder`, the
+encoder outputs two vectors instead of one, the code is sampled, and the KL term is
+added: that is all this file adds. Numbers are in nats per image (sums over pixels
+and latent units, means over the batch).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Normal
+
+from course_lib.data import mnist
+from course_lib.models.autoencoder import Autoencoder, reconstruction_loss
+from course_lib.nets import mlp_decoder, mlp_encoder
+from course_lib.profile import Profile, get_profile
+from course_lib.train import History, fit
+from course_lib.zoo import load_or_train
+
+LIKELIHOODS = {"bernoulli": "bce", "gaussian": "mse"}
+
+
+def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor | None = None) -> Tensor:
+    """``z = mu + exp(logvar / 2) * eps``, differentiable in ``mu`` and ``logvar``.
+
+    Args:
+        mu: posterior means ``[B, K]``.
+        logvar: posterior log-variances ``[B, K]``.
+        eps: standard normal noise shaped like ``mu``; drawn when ``None``.
+    """
+    if eps is None:
+        eps = torch.randn_like(mu)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def kl_normal(mu: Tensor, logvar: Tensor) -> Tensor:
+    """``KL(N(mu, diag(exp(logvar))) || N(0, I))`` per sample, shape ``[B]``.
+
+    ``-1/2 sum_k (1 + logvar_k - mu_k^2 - exp(logvar_k))``, summed over the ``K`` units.
+
+    Args:
+        mu: ``[B, K]``.
+        logvar: ``[B, K]``.
+    """
+    return -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(-1)
+
+
+def interpolate(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
+    """``steps`` evenly spaced codes ``[steps, K]`` from ``z1`` (first row) to ``z2`` (last row)."""
+    if z1.shape != z2.shape or z1.ndim != 1:
+        raise ValueError(f"z1 and z2 must both be [K], got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2 (both end points), got {steps}")
+    lam = torch.linspace(0, 1, steps, dtype=z1.dtype, device=z1.device)[:, None]  # [steps, 1]
+    return (1 - lam) * z1 + lam * z2
+
+
+def unit_activity(mu: Tensor) -> Tensor:
+    """``Cov_x(E_q[z_u])`` for each latent unit ``u``: the variance over inputs of ``mu`` ``[K]``.
+
+    A unit is *active* when this exceeds 0.01 (Burda et al., 2016); an inactive unit's
+    posterior equals the prior whatever the input (posterior collapse).
+
+    Args:
+        mu: posterior means ``[N, K]`` of ``N`` inputs.
+    """
+    if mu.ndim != 2 or len(mu) < 2:
+        raise ValueError(f"mu must be [N, K] with N >= 2, got {tuple(mu.shape)}")
+    return mu.var(0, correction=0)
+
+
+class VAE(Autoencoder):
+    """Gaussian encoder ``q(z|x)``, Bernoulli or Gaussian decoder ``p(x|z)``, prior ``N(0, I)``.
+
+    Args:
+        encoder: maps ``[B, ...]`` inputs to ``[B, 2 K]``: ``mu`` then ``logvar``.
+        decoder: maps codes ``[B, K]`` to logits (Bernoulli) or means (Gaussian) shaped like x.
+        latent_dim: ``K``.
+        likelihood: ``"bernoulli"`` (binary data) or ``"gaussian"`` (fixed ``sigma``).
+        beta: weight of the KL term; 1 gives the ELBO, other values the beta-VAE.
+        sigma: standard deviation of the Gaussian likelihood (ignored for Bernoulli).
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        latent_dim: int,
+        likelihood: str = "bernoulli",
+        beta: float = 1.0,
+        sigma: float = 0.1,
+    ):
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {list(LIKELIHOODS)}, got {likelihood!r}")
+        if beta < 0 or sigma <= 0:
+            raise ValueError(f"need beta >= 0 and sigma > 0, got beta={beta}, sigma={sigma}")
+        super().__init__(encoder, decoder, LIKELIHOODS[likelihood])
+        self.latent_dim, self.likelihood, self.beta, self.sigma = latent_dim, likelihood, beta, sigma
+
+    @classmethod
+    def mlp(  # type: ignore[override]
+        cls,
+        input_shape: int | Sequence[int] = (1, 28, 28),
+        hidden: Sequence[int] = (512, 256),
+        latent_dim: int = 20,
+        activation: type[nn.Module] = nn.ReLU,
+        likelihood: str = "bernoulli",
+        beta: float = 1.0,
+        sigma: float = 0.1,
+    ) -> VAE:
+        """The MLP of ``Autoencoder.mlp`` with an encoder twice as wide at the code (mu, logvar)."""
+        return cls(
+            mlp_encoder(input_shape, hidden, 2 * latent_dim, activation),
+            mlp_decoder(latent_dim, list(hidden)[::-1], input_shape, activation),
+            latent_dim,
+            likelihood,
+            beta,
+            sigma,
+        )
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(mu, logvar)`` of ``q(z|x)``, each ``[B, K]``."""
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def encode(self, x: Tensor) -> Tensor:
+        """The posterior mean ``E_q[z] = mu(x)`` ``[B, K]`` (the code used to reconstruct)."""
+        return self.posterior(x)[0]
+
+    def log_likelihood(self, x: Tensor, logits: Tensor) -> Tensor:
+        """``log p(x | z)`` ``[B]`` from the decoder output ``logits = f_d(z)``.
+
+        Bernoulli: ``sum_i [x_i log s_i + (1 - x_i) log(1 - s_i)]``, ``s = sigmoid(logits)``.
+        Gaussian: ``-||x - f_d(z)||^2 / (2 sigma^2) - (D / 2) log(2 pi sigma^2)``.
+        """
+        nll = reconstruction_loss(logits, x, self.recon)
+        if self.likelihood == "gaussian":
+            d = x[0].numel()
+            nll = nll / (2 * self.sigma**2) + 0.5 * d * math.log(2 * math.pi * self.sigma**2)
+        return -nll
+
+    def loss(self, x: Tensor) -> dict[str, Tensor]:
+        """``{"loss", "rec", "kl"}``, batch means in nats.
+
+        ``rec = -log p(x | z)`` with one ``z ~ q(z|x)`` (reparameterized), ``kl = KL(q || N(0, I))``
+        in closed form, ``loss = rec + beta * kl`` (the negative ELBO when ``beta = 1``).
+        """
+        mu, logvar = self.posterior(x)  # [B, K] each
+        z = reparameterize(mu, logvar)
+        rec = -self.log_likelihood(x, self.decode_logits(z)).mean()
+        kl = kl_normal(mu, logvar).mean()
+        return {"loss": rec + self.beta * kl, "rec": rec, "kl": kl}
+
+    def log_weights(self, x: Tensor, k: int) -> Tensor:
+        """Importance log-weights ``log p(x, z_j) - log q(z_j | x)`` for ``k`` draws ``z_j ~ q``: ``[k, B]``.
+
+        Their mean is an unbiased estimate of the ELBO; ``log_mean_exp`` over ``k`` is
+        the IWAE bound (see :func:`course_lib.metrics.iwae_bound`).
+        """
+        mu, logvar = self.posterior(x)
+        q = Normal(mu, torch.exp(0.5 * logvar))
+        z = q.rsample((k,))  # [k, B, K]
+        log_prior = Normal(0.0, 1.0).log_prob(z).sum(-1)  # [k, B]
+        logits = self.decode_logits(z.flatten(0, 1))  # [k B, ...]
+        log_px = self.log_likelihood(x.expand(k, *x.shape).flatten(0, 1), logits).view(k, len(x))
+        return log_px + log_prior - q.log_prob(z).sum(-1)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Decode ``n`` prior draws ``z ~ N(0, I)``: the means ``E[x | z]`` ``[n, ...]``."""
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
+        return self.decode(z)
+
+
+# ---------------------------------------------------------------- cached models for the book
+
+
+def train_binarized_mnist(model: nn.Module, profile: Profile, epochs: int, seed: int = 0) -> History:
+    """Train ``model`` with :func:`~course_lib.train.fit` on one dynamic binarization of MNIST.
+
+    The first ``profile.n_train`` training images, each pixel drawn once as
+    Bernoulli(intensity) (seeded), batch size ``profile.batch_size``, Adam with lr 1e-3.
+    """
+    torch.manual_seed(seed)
+    x, _ = mnist("train", n=profile.n_train, binarize="dynamic")
+    return fit(model, x, epochs=epochs, batch_size=profile.batch_size, lr=1e-3, seed=seed)
+
+
+def vae_epochs(profile: Profile) -> int:
+    """Epochs of the chapter's models: a VAE needs more than a plain AE before its samples look like digits."""
+    return profile.pick(smoke=15, standard=10, full=100)
+
+
+def _cached(
+    name: str, build: Callable[[], nn.Module], profile: Profile | None, seed: int, epochs: int | None, **config: Any
+) -> tuple[Any, History]:
+    profile = profile or get_profile()
+    epochs = epochs or vae_epochs(profile)
+    config = {"arch": "mlp512-256", **config, "epochs": epochs, "n_train": profile.n_train,
+              "batch_size": profile.batch_size, "lr": 1e-3, "seed": seed}
+
+    def seeded_build() -> nn.Module:
+        torch.manual_seed(seed)
+        return build()
+
+    def train(model: nn.Module) -> History:
+        return train_binarized_mnist(model, profile, epochs, seed)
+
+    return load_or_train(name, seeded_build, train, config=config, profile=profile)
+
+
+def trained_vae(
+    latent_dim: int = 20, profile: Profile | None = None, beta: float = 1.0, seed: int = 0,
+    epochs: int | None = None,
+) -> tuple[VAE, History]:
+    """The course's MLP VAE (784-512-256-K, Bernoulli) trained on binarized MNIST, cached by the zoo.
+
+    Args:
+        latent_dim: ``K``.
+        profile: run profile (default: the active one): training images and batch size.
+        beta: KL weight (1: the plain VAE).
+        seed: initialization, binarization and batch-order seed.
+        epochs: training epochs (default: :func:`vae_epochs` of the profile).
+
+    Returns:
+        ``(model, history)``, the model in eval mode on the CPU (``model.sample(n)`` decodes
+        prior draws); history has ``loss``, ``rec``, ``kl`` and ``time`` per epoch.
+    """
+    return _cached("ch06_vae", lambda: VAE.mlp(latent_dim=latent_dim, beta=beta), profile, seed, epochs,
+                   latent_dim=latent_dim, beta=beta)
+
+
+def trained_autoencoder(
+    latent_dim: int = 20, profile: Profile | None = None, seed: int = 0, epochs: int | None = None
+) -> tuple[Autoencoder, History]:
+    """A plain ``Autoencoder.mlp`` with the VAE's architecture, data and training: the comparison."""
+    return _cached("ch06_ae", lambda: Autoencoder.mlp(latent_dim=latent_dim), profile, seed, epochs,
+                   latent_dim=latent_dim)

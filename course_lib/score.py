@@ -1,0 +1,194 @@
+"""What a denoising autoencoder learns: the score of the data, and a walk to the data.
+
+With Gaussian corruption ``x_tilde = x + sigma * eps`` and squared error, the best
+reconstruction is the posterior mean, given by Tweedie's formula:
+
+    r*(x) = E[x | x_tilde = x] = x + sigma^2 * grad log p_sigma(x),   p_sigma = p * N(0, sigma^2 I)
+
+so the residual ``r(x) - x`` estimates ``sigma^2 * grad log p(x)`` when sigma is small
+(Alain & Bengio, 2014). This module trains such a DAE on 2-D toy data whose score is
+known, measures how well the two fields agree, and iterates an autoencoder
+(``x <- r(x + noise)``) to walk from noise towards the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_lib.data import gaussian_noise, mnist, toy2d
+from course_lib.models.autoencoder import Autoencoder
+from course_lib.models.denoising import DenoisingAutoencoder
+from course_lib.profile import Profile, get_profile
+from course_lib.train import apply_batched, fit
+from course_lib.zoo import load_or_train
+
+Reconstruct = Callable[[Tensor], Tensor]
+
+
+def score_estimate(reconstruct: Reconstruct, x: Tensor, sigma: float) -> Tensor:
+    """The DAE's estimate of ``grad log p(x)``: ``(r(x) - x) / sigma^2``.
+
+    Args:
+        reconstruct: ``r``, maps ``[B, D] -> [B, D]``.
+        x: points ``[B, D]``.
+        sigma: the standard deviation of the Gaussian corruption ``r`` was trained with.
+    """
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    return (reconstruct(x) - x) / sigma**2
+
+
+def smoothed_mixture_score(std: float, sigma: float) -> Callable[[Tensor], Tensor]:
+    """Exact ``grad log p_sigma`` of the 8-Gaussian mixture of :func:`course_lib.data.toy2d`.
+
+    Smoothing each component ``N(mu_k, std^2 I)`` by ``N(0, sigma^2 I)`` gives
+    ``N(mu_k, (std^2 + sigma^2) I)``: the same mixture with a wider std.
+
+    Args:
+        std: the mixture's component standard deviation (``toy2d``'s ``noise``).
+        sigma: the corruption's standard deviation.
+    """
+    return toy2d("gaussian_mixture", 1, noise=math.hypot(std, sigma)).score
+
+
+def grid2d(lo: float, hi: float, n: int) -> Tensor:
+    """An ``n x n`` grid over ``[lo, hi]^2`` as points ``[n * n, 2]``, row by row (y outer, x inner)."""
+    ticks = torch.linspace(lo, hi, n)
+    gy, gx = torch.meshgrid(ticks, ticks, indexing="ij")
+    return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+
+
+def weighted_cosine(u: Tensor, v: Tensor, weights: Tensor) -> float:
+    """``sum_i w_i cos(u_i, v_i) / sum_i w_i`` for vector fields ``u, v`` ``[N, D]`` and ``w`` ``[N]``.
+
+    With ``w_i = p(x_i)`` on a grid this is the density-weighted agreement of two fields'
+    directions, 1 when they point the same way wherever the data are.
+    """
+    if u.shape != v.shape or weights.shape != u.shape[:1]:
+        raise ValueError(f"need u, v [N, D] and weights [N], got {tuple(u.shape)}, {tuple(v.shape)}, {tuple(weights.shape)}")
+    return float((weights * F.cosine_similarity(u, v, dim=1)).sum() / weights.sum())
+
+
+def weighted_scale(u: Tensor, v: Tensor, weights: Tensor) -> float:
+    """The weighted least-squares ``a`` in ``u ~ a v``: ``sum w u.v / sum w v.v``.
+
+    For ``u = r(x) - x`` and ``v = sigma^2 * score`` it is 1 when the residual has the
+    right length, not only the right direction.
+    """
+    return float((weights * (u * v).sum(1)).sum() / (weights * (v * v).sum(1)).sum())
+
+
+def toy_dae(
+    data: Tensor, sigma: float, *, epochs: int, width: int = 64, lr: float = 1e-2, seed: int = 0,
+    profile: Profile | None = None,
+) -> DenoisingAutoencoder:
+    """Train (or load from the cache) a small MLP DAE on 2-D points, with squared error.
+
+    Architecture ``2 -> width -> width -> width -> 2`` with tanh units (smooth fields).
+    Adam with ``lr`` for ``epochs``, then a third as many epochs at ``lr / 10``: the
+    final low rate averages out the noise in the gradients, which is large here
+    because the targets are noisy and the residual is small.
+
+    Args:
+        data: training points ``[N, 2]``.
+        sigma: Gaussian corruption standard deviation.
+        epochs: epochs at the full learning rate.
+        width: hidden and code width.
+        lr: initial learning rate.
+        seed: initialisation, noise and batch order.
+        profile: part of the cache key (default: the active profile).
+    """
+    digest = hashlib.sha256(data.detach().cpu().float().numpy().tobytes()).hexdigest()[:16]
+    config = {"data": digest, "sigma": sigma, "epochs": epochs, "width": width, "lr": lr, "seed": seed}
+
+    def build() -> DenoisingAutoencoder:
+        torch.manual_seed(seed)
+        return DenoisingAutoencoder.mlp(input_shape=2, hidden=(width,), latent_dim=width, activation=nn.Tanh,
+                                        recon="mse", corruption="gaussian", sigma=sigma)
+
+    def train(model: DenoisingAutoencoder) -> dict[str, list[float]]:
+        history = fit(model, data, epochs=epochs, batch_size=1024, lr=lr, seed=seed, progress=False)
+        fit(model, data, epochs=max(1, epochs // 3), batch_size=1024, lr=lr / 10, seed=seed + 1, progress=False)
+        return history
+
+    return load_or_train(f"ch03_toy_dae_s{sigma:g}", build, train, config=config, profile=profile)[0]
+
+
+def trained_mlp(cls: type[Autoencoder], *, epochs: int, seed: int = 0, profile: Profile | None = None,
+                **kwargs) -> Autoencoder:
+    """Train (or load) ``cls.mlp(**kwargs)`` on the profile's clean MNIST training images.
+
+    Adam, learning rate 1e-3, the profile's batch size. ``cls`` is
+    :class:`~course_lib.models.autoencoder.Autoencoder` (learns to copy) or
+    :class:`~course_lib.models.denoising.DenoisingAutoencoder` (pass ``corruption`` and
+    ``sigma`` or ``p``); ``kwargs`` must be JSON-serializable (they key the cache).
+    """
+    profile = profile or get_profile()
+    config = {"kwargs": kwargs, "epochs": epochs, "n_train": profile.n_train, "seed": seed,
+              "batch_size": profile.batch_size, "lr": 1e-3}
+
+    def build() -> Autoencoder:
+        torch.manual_seed(seed)
+        return cls.mlp(**kwargs)
+
+    def train(model: Autoencoder) -> dict[str, list[float]]:
+        x, _ = mnist("train", n=profile.n_train)
+        return fit(model, x, epochs=epochs, batch_size=profile.batch_size, lr=1e-3, seed=seed)
+
+    return load_or_train(f"ch03_{cls.__name__}", build, train, config=config, profile=profile)[0]
+
+
+@torch.no_grad()
+def manifold_walk(
+    reconstruct: Reconstruct, x0: Tensor, steps: int, noise: float = 0.0, generator: torch.Generator | None = None
+) -> Tensor:
+    """Iterate an autoencoder from ``x0``: ``x_{t+1} = r(x_t + noise * eps_t)``.
+
+    With ``noise = 0`` this is plain iteration ``x <- r(x)``; a little noise keeps the
+    chain from freezing at the first fixed point (the DAE sampler of Bengio et al., 2013).
+
+    Args:
+        reconstruct: ``r``, maps a batch to a batch of the same shape.
+        x0: starting points ``[B, ...]``.
+        steps: number of applications of ``r``.
+        noise: standard deviation of the Gaussian noise re-added before each step.
+        generator: optional torch generator for the noise.
+
+    Returns:
+        The chain ``[steps + 1, B, ...]``; entry 0 is ``x0``.
+    """
+    chain = [x0]
+    for _ in range(steps):
+        chain.append(reconstruct(gaussian_noise(chain[-1], noise, generator)))
+    return torch.stack(chain)
+
+
+def nearest_distance(x: Tensor, bank: Tensor, batch_size: int = 500) -> Tensor:
+    """Euclidean distance from each ``x_i`` to its nearest row of ``bank``: ``[B]``.
+
+    Args:
+        x: queries ``[B, ...]`` (flattened per sample).
+        bank: references ``[N, ...]`` with the same number of entries per sample.
+        batch_size: queries per block (memory ``batch_size * N``).
+    """
+    flat = bank.flatten(1)
+
+    def nearest(q: Tensor) -> Tensor:
+        q = q.flatten(1)
+        i = torch.cdist(q, flat).argmin(1)  # fast matrix-product search, then an exact distance
+        return (q - flat[i]).norm(dim=1)
+
+    return apply_batched(nearest, x, batch_size=batch_size)
+
+
+@torch.no_grad()
+def denoising_ratio(reconstruct: Reconstruct, x: Tensor, x_tilde: Tensor) -> Tensor:
+    """``||r(x_tilde) - x|| / ||x_tilde - x||`` per sample ``[B]``: below 1 means ``r`` removed noise."""
+    out = apply_batched(reconstruct, x_tilde)
+    return (out - x).flatten(1).norm(dim=1) / (x_tilde - x).flatten(1).norm(dim=1)

@@ -1,0 +1,158 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib.models.bae import (
+    BenignAutoencoder,
+    Sweep,
+    accuracy,
+    classifier_penalty,
+    fashion_mnist,
+    noisy,
+    score,
+    sweep,
+)
+from course_lib.models.classifier import MnistClassifier
+from course_lib.models.denoising import DenoisingAutoencoder
+
+
+@pytest.fixture
+def W():
+    torch.manual_seed(0)
+    return MnistClassifier().eval().requires_grad_(False)
+
+
+def batch(n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def test_classifier_penalty_is_mean_negative_log_softmax_and_differentiable(W):
+    x_hat, y = batch()
+    x_hat.requires_grad_(True)
+    penalty = classifier_penalty(W, x_hat, y)
+    logits = W(x_hat)
+    by_hand = -(logits - logits.logsumexp(1, keepdim=True))[torch.arange(8), y].mean()
+    assert penalty.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    (g,) = torch.autograd.grad(penalty, x_hat)
+    (g_ref,) = torch.autograd.grad(by_hand, x_hat)
+    assert g.abs().sum() > 0 and torch.allclose(g, g_ref, atol=1e-7)
+
+
+def test_loss_is_denoising_loss_plus_lam_times_penalty(W):
+    x, y = batch()
+    torch.manual_seed(0)
+    bae = BenignAutoencoder.mlp(W, latent_dim=5, hidden=[32], lam=3.0, sigma=0.7)
+    dae = DenoisingAutoencoder(bae.encoder, bae.decoder, sigma=0.7)  # same nets, no penalty
+    torch.manual_seed(1)
+    out = bae.loss(x, y)
+    torch.manual_seed(1)
+    x_tilde = x + 0.7 * torch.randn_like(x)  # the noise bae drew
+    logits = bae.decoder(bae.encoder(x_tilde))
+    rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
+    penalty = F.cross_entropy(W(torch.sigmoid(logits)), y)
+    assert out["rec"].item() == pytest.approx(rec.item(), rel=1e-5)
+    assert out["penalty"].item() == pytest.approx(penalty.item(), rel=1e-5)
+    assert out["loss"].item() == pytest.approx(rec.item() + 3.0 * penalty.item(), rel=1e-5)
+    torch.manual_seed(1)
+    assert dae.loss(x)["loss"].item() == pytest.approx(rec.item(), rel=1e-5)
+
+
+def test_classifier_is_a_frozen_judge_not_a_submodule(W):
+    bae = BenignAutoencoder.mlp(W, latent_dim=3, hidden=[16])
+    assert not any(n.startswith("classifier") for n, _ in bae.named_parameters())
+    assert not any(k.startswith("classifier") for k in bae.state_dict())
+    bae.train()
+    assert not W.training  # batch norm keeps W's statistics
+    x, y = batch()
+    bae.loss(x, y)["loss"].backward()
+    assert all(p.grad is None for p in W.parameters())
+    assert all(p.grad is not None for p in bae.parameters())
+    with pytest.raises(ValueError, match="lam"):
+        BenignAutoencoder.mlp(W, latent_dim=3, lam=-1.0)
+
+
+def test_penalty_gradient_pulls_reconstructions_towards_the_label():
+    # A linear judge that cares about the image; a few steps on one batch must lower its loss.
+    torch.manual_seed(0)
+    W = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).requires_grad_(False)
+    x, y = batch(32)
+    bae = BenignAutoencoder.mlp(W, latent_dim=8, hidden=[64], lam=100.0, sigma=0.0)
+    opt = torch.optim.Adam(bae.parameters(), lr=1e-2)
+    before = classifier_penalty(W, bae(x), y).item()
+    for _ in range(40):
+        opt.zero_grad()
+        bae.loss(x, y)["loss"].backward()
+        opt.step()
+    assert classifier_penalty(W, bae(x), y).item() < 0.5 * before
+
+
+def test_noisy_is_fixed_by_its_seed():
+    x = torch.zeros(2000, 10)
+    a, b, c = noisy(x, 2.0, seed=3), noisy(x, 2.0, seed=3), noisy(x, 2.0, seed=4)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.mean().item() == pytest.approx(0.0, abs=0.06) and a.std().item() == pytest.approx(2.0, rel=0.02)
+
+
+def test_accuracy_and_score_against_hand_counts(W):
+    x, y = batch(50)
+    pred = W(x).argmax(1)
+    assert accuracy(W, x, y) == pytest.approx((pred == y).float().mean().item())
+    assert accuracy(W, x, pred) == 1.0
+    bae = BenignAutoencoder.mlp(W, latent_dim=3, hidden=[16], sigma=0.5).eval()
+    s = score(bae, x, y, sigma=0.5, seed=7)
+    x_hat = bae(noisy(x, 0.5, 7))
+    assert s["accuracy"] == pytest.approx((W(x_hat).argmax(1) == y).float().mean().item())
+    assert s["rec"] == pytest.approx(F.binary_cross_entropy(x_hat, x, reduction="sum").item() / 50, rel=1e-4)
+
+
+def test_best_size_is_chosen_on_validation_not_test():
+    acc = np.array([[0.2, 0.3], [0.7, 0.6], [0.6, 0.6]])
+    s = Sweep([1, 8, 64], [0, 1], acc, acc[::-1].copy(), acc, acc, acc, 0.1, 0.1, 0.0, 100, 100)
+    assert s.best_size == 8  # the test accuracy alone would pick 1
+    assert np.allclose(s.error("val"), acc.std(1, ddof=1) / np.sqrt(2))
+    one = Sweep([1, 8], [0], acc[:2, :1], acc[:2, :1], acc[:2, :1], acc[:2, :1], acc[:2, :1], 0.1, 0.1, 0.0, 100, 400)
+    assert np.allclose(one.error("test"), np.sqrt(np.array([0.2 * 0.8, 0.7 * 0.3]) / 400))
+
+
+def test_fashion_mnist_without_files_says_where_to_put_them(fresh_cache):
+    with pytest.raises(FileNotFoundError, match="FashionMNIST"):
+        fashion_mnist("train", 10)
+
+
+@pytest.mark.slow
+def test_sweep_trains_each_size_once_and_caches_it(fresh_cache, monkeypatch):
+    import course_lib.models.bae as bae_module
+    from course_lib.profile import get_profile
+
+    W = MnistClassifier().eval().requires_grad_(False)
+    monkeypatch.setattr(bae_module, "judge", lambda dataset, profile: W)  # skip training W
+    kwargs = dict(epochs=1, n_train=256, n_val=100, n_test=100, seeds=(0, 1), profile=get_profile("smoke"))
+    s = sweep([1, 4], **kwargs)
+    assert s.val_accuracy.shape == (2, 2) and ((s.val_accuracy >= 0) & (s.val_accuracy <= 1)).all()
+    assert s.best_size in (1, 4) and 0 <= s.baseline_test <= 1
+    assert len(list(fresh_cache.glob("ch08_bae-*.pt"))) == 4
+    again = sweep([1, 4], **kwargs)  # loaded, not retrained: identical numbers
+    assert np.array_equal(again.test_accuracy, s.test_accuracy) and np.array_equal(again.val_rec, s.val_rec)
+
+
+def test_chapter_figures_label_axes_and_colour_predictions():
+    import matplotlib.pyplot as plt
+
+    from course_lib.viz import prediction_rows, sweep_errorbars
+
+    fig = sweep_errorbars([1, 4, 16], {"val": ([0.2, 0.6, 0.5], [0.01, 0.02, 0.02])}, "nu", "accuracy",
+                          references={"no AE": 0.1}, points={"paper": ([1, 60], [0.2, 0.71])}, mark=(4, "chosen"))
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "nu" and ax.get_ylabel() == "accuracy" and ax.get_xscale() == "log"
+    assert {"val", "no AE", "paper", "chosen"} <= {t.get_text() for t in ax.get_legend().get_texts()}
+    with pytest.raises(ValueError, match="val"):
+        sweep_errorbars([1, 4], {"val": ([0.2], None)}, "nu", "accuracy")
+    y = torch.tensor([3, 5])
+    fig = prediction_rows({"clean": torch.rand(2, 784), "rec": torch.rand(2, 1, 28, 28)}, {"rec": torch.tensor([3, 1])}, y)
+    captions = [(a.get_xlabel(), a.xaxis.label.get_color()) for a in fig.axes[2:]]
+    assert captions == [("3", "green"), ("1", "red")] and fig.axes[0].get_ylabel() == "clean"
+    with pytest.raises(ValueError, match="entries"):
+        prediction_rows({"clean": torch.rand(3, 784)}, {}, y)
+    plt.close("all")

@@ -1,0 +1,159 @@
+import pytest
+import torch
+from torch import nn
+from torch.autograd.functional import jacobian
+
+from course_lib.models.autoencoder import Autoencoder
+from course_lib.models.contractive import (
+    ContractiveAutoencoder,
+    encoder_jacobian,
+    jacobian_frobenius_sq,
+    jacobian_penalty,
+    sigmoid_contractive_penalty,
+    sigmoid_nets,
+)
+
+EXACT = ("exact", "vjp", "jacrev")
+
+
+def reference(encoder, x, create_graph=False):
+    """mean_b ||J_b||_F^2 from torch.autograd.functional.jacobian, one sample at a time."""
+    per_sample = [
+        jacobian(lambda v: encoder(v.unsqueeze(0)).squeeze(0), xb, create_graph=create_graph).pow(2).sum()
+        for xb in x
+    ]
+    return torch.stack(per_sample).mean()
+
+
+ENCODERS = {
+    "one_sigmoid_layer": lambda: sigmoid_nets(7, (), 10)[0],
+    "linear": lambda: nn.Sequential(nn.Linear(10, 4)),
+    "deep_linear_code": lambda: nn.Sequential(nn.Linear(10, 6), nn.Tanh(), nn.Linear(6, 5)),
+    "deep_sigmoid_code": lambda: sigmoid_nets(5, (8, 6), 10)[0],
+    "relu_then_sigmoid": lambda: nn.Sequential(
+        nn.Linear(10, 9), nn.ReLU(), nn.Linear(9, 8), nn.Sigmoid(), nn.Linear(8, 4)
+    ),
+    "two_linears_then_tanh": lambda: nn.Sequential(nn.Linear(10, 9), nn.Linear(9, 4), nn.Tanh()),
+    "images_with_flatten": lambda: sigmoid_nets(6, (12,), (1, 4, 4))[0],
+}
+
+
+def inputs(name, b=5):
+    shape = (b, 1, 4, 4) if name == "images_with_flatten" else (b, 10)
+    return torch.randn(shape, dtype=torch.double)
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+@pytest.mark.parametrize("method", EXACT)
+def test_exact_methods_match_autograd_jacobian(name, method):
+    encoder = ENCODERS[name]().double()
+    x = inputs(name)
+    z, per_sample = jacobian_penalty(encoder, x, method)
+    torch.testing.assert_close(z, encoder(x))
+    expected = torch.stack([reference(encoder, xb[None]) for xb in x])
+    torch.testing.assert_close(per_sample, expected)
+    assert per_sample.min() > 0
+
+
+@pytest.mark.parametrize("name", ["one_sigmoid_layer", "deep_linear_code", "deep_sigmoid_code"])
+@pytest.mark.parametrize("method", EXACT)
+def test_penalty_gradients_match_autograd(name, method):
+    encoder = ENCODERS[name]().double()
+    x = inputs(name)
+    params = list(encoder.parameters())
+    got = torch.autograd.grad(jacobian_frobenius_sq(encoder, x, method), params, allow_unused=True)
+    want = torch.autograd.grad(reference(encoder, x, create_graph=True), params, allow_unused=True)
+    assert sum(w is not None for w in want) >= 2
+    for p, g, w in zip(params, got, want):  # the code layer's bias does not move the Jacobian
+        torch.testing.assert_close(g if g is not None else torch.zeros_like(p), w if w is not None else torch.zeros_like(p))
+
+
+def test_sigmoid_closed_form_matches_jacobian_and_formula():
+    encoder = sigmoid_nets(7, (), 10)[0].double()
+    x = inputs("one_sigmoid_layer", 6)
+    W, h = encoder[0].weight, encoder(x)
+    torch.testing.assert_close(sigmoid_contractive_penalty(W, h), reference(encoder, x))
+    by_loops = sum(
+        (h[b, j] * (1 - h[b, j])) ** 2 * sum(W[j, i] ** 2 for i in range(10)) for b in range(6) for j in range(7)
+    ) / 6
+    torch.testing.assert_close(sigmoid_contractive_penalty(W, h), by_loops)
+
+
+def test_encoder_jacobian_is_the_full_jacobian():
+    encoder = ENCODERS["images_with_flatten"]().double()
+    x = inputs("images_with_flatten", 3)
+    J = encoder_jacobian(encoder, x)
+    assert J.shape == (3, 6, 16)
+    for b in range(3):
+        want = jacobian(lambda v: encoder(v.unsqueeze(0)).squeeze(0), x[b]).reshape(6, 16)
+        torch.testing.assert_close(J[b], want)
+
+
+def test_vjp_handles_any_encoder_and_exact_refuses_non_mlps():
+    encoder = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(8, 3)).double()
+    x = torch.randn(4, 1, 4, 4, dtype=torch.double)
+    torch.testing.assert_close(jacobian_frobenius_sq(encoder, x, "vjp"), reference(encoder, x))
+    with pytest.raises(TypeError, match="vjp"):
+        jacobian_frobenius_sq(encoder, x, "exact")
+    with pytest.raises(ValueError, match="method"):
+        jacobian_frobenius_sq(encoder, x, "finite_differences")
+
+
+def test_hutchinson_is_unbiased_but_noisy():
+    encoder = ENCODERS["deep_linear_code"]().double()
+    x = inputs("deep_linear_code", 8)
+    exact = jacobian_penalty(encoder, x, "exact")[1]
+    torch.manual_seed(0)
+    one = jacobian_penalty(encoder, x, "hutchinson", n_probes=1)[1]
+    many = jacobian_penalty(encoder, x, "hutchinson", n_probes=20_000)[1]
+    assert not torch.allclose(one, exact, rtol=1e-3)  # a single probe is an estimate...
+    torch.testing.assert_close(many, exact, rtol=0.03, atol=0)  # ...whose mean is the exact value
+
+
+def test_penalty_works_under_no_grad():
+    encoder = ENCODERS["deep_linear_code"]().double()
+    x = inputs("deep_linear_code")
+    want = reference(encoder, x)
+    with torch.no_grad():
+        for method in EXACT:
+            torch.testing.assert_close(jacobian_frobenius_sq(encoder, x, method), want)
+
+
+@pytest.mark.parametrize("method", ["exact", "vjp", "hutchinson"])
+def test_loss_is_reconstruction_plus_lam_times_penalty(method):
+    torch.manual_seed(0)
+    cae = ContractiveAutoencoder(*sigmoid_nets(8, (), (1, 4, 4)), lam=0.7, method=method).double()
+    plain = Autoencoder(cae.encoder, cae.decoder)
+    x = torch.rand(5, 1, 4, 4, dtype=torch.double)
+    torch.manual_seed(1)
+    out = cae.loss(x)
+    torch.testing.assert_close(out["rec"], plain.loss(x)["rec"])
+    torch.testing.assert_close(out["loss"], out["rec"] + 0.7 * out["penalty"])
+    if method != "hutchinson":
+        torch.testing.assert_close(out["penalty"], reference(cae.encoder, x))
+
+
+def test_bad_arguments():
+    nets = sigmoid_nets(4, (), 6)
+    with pytest.raises(ValueError, match="lam"):
+        ContractiveAutoencoder(*nets, lam=-1.0)
+    with pytest.raises(ValueError, match="method"):
+        ContractiveAutoencoder(*nets, method="magic")
+    with pytest.raises(ValueError, match="n_probes"):
+        jacobian_penalty(nets[0], torch.rand(2, 6), "hutchinson", n_probes=0)
+
+
+def test_training_with_the_penalty_shrinks_the_jacobian():
+    torch.manual_seed(0)
+    x = torch.rand(64, 20)
+    norms = {}
+    for lam in (0.0, 1.0):
+        torch.manual_seed(0)
+        model = ContractiveAutoencoder(*sigmoid_nets(16, (), 20), lam=lam)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        for _ in range(150):
+            opt.zero_grad()
+            model.loss(x)["loss"].backward()
+            opt.step()
+        norms[lam] = jacobian_frobenius_sq(model.encoder, x).item()
+    assert norms[1.0] < 0.5 * norms[0.0]

@@ -1,0 +1,135 @@
+"""The VAE's pieces against torch.distributions, autograd and a brute-force log p(x)."""
+
+import math
+
+import pytest
+import torch
+from torch.distributions import Bernoulli, Normal, kl_divergence
+
+from course_lib.metrics import iwae_bound
+from course_lib.models.vae import VAE, interpolate, kl_normal, reparameterize, unit_activity
+
+
+def test_reparameterize_formula_distribution_and_gradients():
+    mu, logvar, eps = torch.randn(5, 3), torch.randn(5, 3), torch.randn(5, 3)
+    assert torch.allclose(reparameterize(mu, logvar, eps), mu + torch.exp(logvar / 2) * eps)
+    # Drawn noise: z ~ N(mu, exp(logvar)), so the sample moments match.
+    mu1, logvar1 = torch.tensor([[1.5, -2.0]]), torch.tensor([[0.0, math.log(0.25)]])
+    z = reparameterize(mu1.expand(200_000, 2), logvar1.expand(200_000, 2))
+    assert torch.allclose(z.mean(0), mu1[0], atol=0.01)
+    assert torch.allclose(z.std(0), torch.tensor([1.0, 0.5]), atol=0.01)
+    # dz/dmu = 1, dz/dlogvar = exp(logvar / 2) eps / 2.
+    mu.requires_grad_(True)
+    logvar.requires_grad_(True)
+    reparameterize(mu, logvar, eps).sum().backward()
+    assert torch.allclose(mu.grad, torch.ones_like(mu))
+    assert torch.allclose(logvar.grad, 0.5 * torch.exp(logvar / 2) * eps)
+
+
+def test_kl_normal_matches_torch_distributions_and_monte_carlo():
+    mu, logvar = torch.randn(6, 4) * 2, torch.randn(6, 4)
+    ref = kl_divergence(Normal(mu, torch.exp(logvar / 2)), Normal(0.0, 1.0)).sum(-1)
+    assert kl_normal(mu, logvar).shape == (6,)
+    assert torch.allclose(kl_normal(mu, logvar), ref, atol=1e-5)
+    assert torch.allclose(kl_normal(torch.zeros(2, 3), torch.zeros(2, 3)), torch.zeros(2))
+    q = Normal(mu[0].double(), torch.exp(logvar[0].double() / 2))
+    z = q.sample((400_000,))
+    mc = (q.log_prob(z) - Normal(0.0, 1.0).log_prob(z)).sum(-1)
+    assert abs(mc.mean().item() - kl_normal(mu[:1], logvar[:1]).item()) < 4 * mc.std().item() / 400_000**0.5
+
+
+def test_interpolate_is_evenly_spaced_between_end_points():
+    z1, z2 = torch.randn(5), torch.randn(5)
+    path = interpolate(z1, z2, 7)
+    assert path.shape == (7, 5)
+    assert torch.allclose(path[0], z1) and torch.allclose(path[-1], z2)
+    steps = path.diff(dim=0)
+    assert torch.allclose(steps, ((z2 - z1) / 6).expand(6, 5), atol=1e-6)
+    with pytest.raises(ValueError, match="steps"):
+        interpolate(z1, z2, 1)
+    with pytest.raises(ValueError, match="z1 and z2"):
+        interpolate(z1, z2[:3], 4)
+
+
+def test_log_likelihoods_match_torch_distributions():
+    x, logits = torch.bernoulli(torch.rand(4, 1, 5, 5)), torch.randn(4, 1, 5, 5) * 3
+    ber = VAE.mlp((1, 5, 5), [8], latent_dim=2)
+    assert torch.allclose(ber.log_likelihood(x, logits), Bernoulli(logits=logits).log_prob(x).sum((1, 2, 3)))
+    gauss = VAE.mlp((1, 5, 5), [8], latent_dim=2, likelihood="gaussian", sigma=0.3)
+    ref = Normal(logits, 0.3).log_prob(x).sum((1, 2, 3))
+    assert torch.allclose(gauss.log_likelihood(x, logits), ref, atol=1e-4)
+
+
+def test_loss_is_reconstruction_plus_beta_kl():
+    x = torch.bernoulli(torch.rand(8, 1, 28, 28))
+    model = VAE.mlp(hidden=[32], latent_dim=3, beta=2.5)
+    torch.manual_seed(3)
+    out = model.loss(x)
+    assert torch.allclose(out["loss"], out["rec"] + 2.5 * out["kl"])
+    # Recompute by hand with the same noise.
+    mu, logvar = model.posterior(x)
+    torch.manual_seed(3)
+    z = mu + torch.exp(logvar / 2) * torch.randn_like(mu)
+    rec = -Bernoulli(logits=model.decode_logits(z)).log_prob(x).sum((1, 2, 3)).mean()
+    kl = kl_divergence(Normal(mu, torch.exp(logvar / 2)), Normal(0.0, 1.0)).sum(-1).mean()
+    assert torch.allclose(out["rec"], rec, atol=1e-3) and torch.allclose(out["kl"], kl, atol=1e-4)
+    assert torch.allclose(model.encode(x), mu) and model(x).shape == x.shape
+
+
+def _quadrature_log_px(model: VAE, x: torch.Tensor) -> torch.Tensor:
+    """log p(x) = log int p(x|z) N(z; 0, 1) dz for a 1-D latent, by a Riemann sum on a fine grid."""
+    z = torch.linspace(-10, 10, 8001).double()[:, None]
+    with torch.no_grad():
+        logits = model.decode_logits(z.float()).double()  # [G, D]
+    log_joint = Bernoulli(logits=logits[:, None]).log_prob(x.double()).sum(-1) + Normal(0.0, 1.0).log_prob(z)
+    return torch.logsumexp(log_joint, 0) + math.log(20 / 8000)  # [B]
+
+
+def test_iwae_bound_approaches_brute_force_log_px_from_below():
+    torch.manual_seed(0)
+    model = VAE.mlp(input_shape=12, hidden=[16], latent_dim=1)
+    x = torch.bernoulli(torch.full((3, 12), 0.4))
+    log_px = _quadrature_log_px(model, x)
+    with torch.no_grad():
+        lw = model.log_weights(x, 50_000).double()  # [k, B]
+        # E_q[log w] is the ELBO: E_q[log p(x|z)] - KL(q || p), the same terms as the loss.
+        mu, logvar = model.posterior(x)
+        z = reparameterize(mu.expand(50_000, 3, 1), logvar.expand(50_000, 3, 1)).flatten(0, 1)
+        rec = model.log_likelihood(x.repeat(50_000, 1), model.decode_logits(z)).view(50_000, 3).double()
+        elbo = rec.mean(0) - kl_normal(mu, logvar).double()
+        bound_100 = iwae_bound(model.log_weights, x.repeat(100, 1), 100).view(100, 3).mean(0)
+        bound_5000 = iwae_bound(model.log_weights, x, 5000, k_chunk=1000)
+    assert torch.allclose(lw.mean(0), elbo, atol=4 * lw.std(0).max().item() / 50_000**0.5 + 0.01)
+    assert torch.all(elbo < log_px - 0.05)  # a random encoder is a poor q: the gap is visible
+    assert torch.all(elbo + 0.05 < bound_100) and torch.all(bound_100 < log_px + 0.01)
+    assert torch.allclose(bound_5000, log_px, atol=0.01)
+
+
+def test_sample_shape_and_unit_activity():
+    model = VAE.mlp(hidden=[16], latent_dim=4)
+    s = model.sample(5, torch.Generator().manual_seed(0))
+    assert s.shape == (5, 1, 28, 28) and s.min() >= 0 and s.max() <= 1
+    mu = torch.randn(1000, 3) * torch.tensor([1.0, 0.05, 0.0])
+    activity = unit_activity(mu)
+    assert activity.shape == (3,) and torch.allclose(activity, mu.var(0) * 999 / 1000)
+    assert (activity > 0.01).tolist() == [True, False, False]
+
+
+def test_bad_arguments_are_rejected():
+    with pytest.raises(ValueError, match="likelihood"):
+        VAE.mlp(likelihood="poisson")
+    with pytest.raises(ValueError, match="beta"):
+        VAE.mlp(beta=-1.0)
+
+
+def test_chapter_figures_are_labelled():
+    from course_lib.viz import rate_distortion, unit_activity
+
+    fig = rate_distortion({0.5: (30.0, 70.0), 1.0: (24.0, 78.0), 784.0: (0.01, 206.0)})
+    ax = fig.axes[0]
+    assert "rate" in ax.get_xlabel() and "distortion" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.texts if t.get_text().startswith("β")] == ["β=0.5", "β=1", "β=784"]
+    fig = unit_activity({"a": torch.tensor([1.0, 0.5, 1e-3]), "b": torch.zeros(3)})
+    labels = [line.get_label() for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")]
+    assert labels == ["a: 2 active", "b: 0 active"]
+    assert fig.axes[0].get_yscale() == "log"

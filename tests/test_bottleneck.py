@@ -1,0 +1,86 @@
+"""Chapter 2's experiment code: PCA baselines, error measures, toy and cached MNIST models."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from course_lib import bottleneck as B
+from course_lib.data import toy2d
+from course_lib.models.autoencoder import Autoencoder
+from course_lib.profile import Profile
+
+# A profile small enough to train the chapter's MNIST models in a second or two.
+TINY = Profile("smoke", n_train=256, n_val=10, n_test=128, epochs=1, batch_size=128)
+
+
+def test_pca_errors_are_the_discarded_eigenvalues_on_the_fitted_data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 6, generator=g) @ torch.diag(torch.tensor([3.0, 2.0, 1.5, 1.0, 0.5, 0.1])) + 5
+    lam = np.linalg.eigvalsh(np.cov(x.numpy().T, bias=True))[::-1]  # population covariance, descending
+    errors = B.pca_errors(x, x, [1, 2, 4, 6])
+    expected = [lam[k:].sum() for k in (1, 2, 4)] + [0.0]
+    assert np.allclose(errors, expected, rtol=1e-4, atol=1e-4)
+
+
+class Shift(nn.Module):
+    def forward(self, z):
+        return z + 0.1
+
+
+def test_reconstruction_mse_closed_form_and_code_size():
+    x = torch.rand(10, 1, 28, 28)
+    assert B.reconstruction_mse(Autoencoder(nn.Identity(), nn.Identity(), recon="mse"), x) == 0.0
+    shifted = Autoencoder(nn.Identity(), Shift(), recon="mse")
+    assert B.reconstruction_mse(shifted, x) == pytest.approx(784 * 0.1**2, rel=1e-4)
+    assert B.code_size(Autoencoder.conv(), x) == 1024  # the textbook's [64, 4, 4] code
+    assert B.code_size(Autoencoder.mlp(latent_dim=30), x) == 30
+
+
+def test_unknown_activation_is_refused():
+    with pytest.raises(ValueError, match="activation"):
+        B.train_toy_ae(torch.randn(8, 3), 2, activation="swish", epochs=1)
+
+
+def test_toy_autoencoder_beats_pca_on_the_swiss_roll():
+    # The roll is a curved 2-D sheet in 3-D: a plane (PCA) cannot follow it, a nonlinear AE can.
+    x = toy2d("swiss_roll_3d", 1000, noise=0.02, seed=0).x
+    x_test = toy2d("swiss_roll_3d", 500, noise=0.02, seed=1).x
+    model, history = B.train_toy_ae(x, 2, epochs=60)
+    ae = B.reconstruction_mse(model, x_test)
+    (pca2,) = B.pca_errors(x, x_test, [2])
+    assert history["loss"][-1] < history["loss"][0]
+    assert ae < 0.5 * pca2
+
+
+@pytest.mark.slow
+def test_mnist_models_are_cached_and_the_sweep_is_consistent():
+    model, history = B.trained_mlp_ae(4, TINY)
+    assert len(history["loss"]) == B.mnist_budget(TINY)["epochs"] == 5
+    again, _ = B.trained_mlp_ae(4, TINY)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    cnn, _ = B.trained_conv_ae(6, TINY)
+    assert cnn.encode(torch.rand(2, 1, 28, 28)).shape == (2, 6)
+    sweep = B.latent_size_sweep([2, 4], TINY)
+    assert set(sweep) == {"autoencoder", "PCA"} and len(sweep["autoencoder"]) == 2
+    assert sweep["PCA"][1] < sweep["PCA"][0]  # PCA's error never grows with k
+    from course_lib.data import mnist
+
+    x_test, _ = mnist("test", n=TINY.n_test)
+    assert sweep["autoencoder"][1] == pytest.approx(B.reconstruction_mse(model, x_test))  # the cached model
+
+
+def test_code_holes_counts_empty_cells_and_finds_the_gap():
+    g = torch.Generator().manual_seed(0)
+    full = torch.rand(20_000, 2, generator=g)
+    empty, _ = B.code_holes(full, n=10)
+    assert empty == 0.0  # 200 points per cell on average: every cell is used
+    # Two blobs in opposite corners of the unit square: the middle is one big hole.
+    corners = torch.cat([0.1 * torch.rand(500, 2, generator=g), 0.9 + 0.1 * torch.rand(500, 2, generator=g)])
+    empty, hole = B.code_holes(corners, n=10, q=0.0)
+    assert empty == pytest.approx(0.98, abs=0.01)  # only the two corner cells hold codes
+    assert torch.allclose(hole, torch.tensor([0.05, 0.95]), atol=0.06) or torch.allclose(
+        hole, torch.tensor([0.95, 0.05]), atol=0.06
+    )  # an empty corner: farthest from both blobs
+    with pytest.raises(ValueError, match="z must be"):
+        B.code_holes(torch.rand(5, 3))
