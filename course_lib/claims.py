@@ -2,10 +2,14 @@
 
 A chapter's last section calls :func:`claim` once per claim. Each call prints the
 measured number next to the statement and raises when the claim does not hold,
-so a false claim fails the notebook under nbval in CI.
+so a false claim fails the notebook under nbval in CI. With ``COURSE_CLAIMS_LOG``
+set to a file path, each verdict line is also appended there (to collect the
+measured numbers of a whole CI run in one place).
 """
 
 from __future__ import annotations
+
+import os
 
 
 class ClaimFailed(AssertionError):
@@ -20,6 +24,11 @@ def claim(statement: str, holds: bool, measured: str) -> None:
         holds: the result of the check, computed from measured numbers.
         measured: the numbers behind it, e.g. ``"subspace distance 3e-5 < 1e-3"``.
     """
-    print(f"[{'PASS' if holds else 'FAIL'}] {statement}: {measured}")
+    line = f"[{'PASS' if holds else 'FAIL'}] {statement}: {measured}"
+    print(line)
+    log = os.environ.get("COURSE_CLAIMS_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
     if not holds:
         raise ClaimFailed(f"claim does not hold: {statement} ({measured})")

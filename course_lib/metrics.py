@@ -11,19 +11,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.neighbors import KNeighborsClassifier
 from torch import Tensor
-
-from course_lib.models.contractive import encoder_jacobian
-from course_lib.train import History, apply_batched, fit
-
-if TYPE_CHECKING:
-    from course_lib.models.linear import LinearAutoencoder
 
 
 def _same_shape(a: Tensor, b: Tensor, names: str) -> None:
@@ -280,66 +273,6 @@ def abs_cosines(U: Tensor, V: Tensor) -> Tensor:
     return (U.T @ V).abs()
 
 
-def fit_tracking_pca(
-    model: LinearAutoencoder,
-    x: Tensor,
-    reference: PCAFit,
-    *,
-    schedule: Sequence[tuple[int, float]],
-    batch_size: int = 128,
-    seed: int = 0,
-    progress: bool = True,
-) -> History:
-    """Train a linear autoencoder on ``x`` and record its gap to PCA after every epoch.
-
-    Calls :func:`course_lib.train.fit` once per ``(epochs, lr)`` step of
-    ``schedule``, with a fresh Adam each time, so ``[(4, 1e-2), (3, 1e-3)]`` is
-    a step decay: fast progress first, then a smaller step that lowers the noise
-    floor of minibatch updates.
-
-    Args:
-        model: a :class:`~course_lib.models.linear.LinearAutoencoder` with ``L``
-            latent units.
-        x: training data ``[N, D]``.
-        reference: PCA of ``x`` with ``L`` components (e.g. ``pca(x, L)``).
-        schedule: ``(epochs, lr)`` pairs, run in order.
-        batch_size: minibatch size.
-        seed: seed of the first step (step ``i`` uses ``seed + i``).
-        progress: show progress bars.
-
-    Returns:
-        ``fit``'s history (concatenated over the steps) plus, per epoch:
-        ``"subspace_distance"`` between the column space of ``W2`` and the
-        principal subspace; ``"error"``, the mean of ``||x - x_hat||^2`` over all
-        of ``x``; ``"excess"``, ``error / pca_error - 1``; and ``"lr"``.
-    """
-    L = model.W2.shape[1]
-    if reference.components.shape != model.W2.shape:
-        raise ValueError(
-            f"reference must have {L} components in D={model.W2.shape[0]}, "
-            f"got components {tuple(reference.components.shape)}"
-        )
-    pca_error = float(mse_per_sample(reference.reconstruct(x), x).mean())
-    history: History = {}
-
-    def record(_: int, m: LinearAutoencoder) -> None:
-        xd = x.to(m.W2.device)  # fit may have moved the model to a GPU
-        error = float(mse_per_sample(apply_batched(m, xd), xd).mean())
-        history.setdefault("subspace_distance", []).append(subspace_distance(m.W2.detach().cpu(), reference.components))
-        history.setdefault("error", []).append(error)
-        history.setdefault("excess", []).append(error / pca_error - 1)
-
-    for i, (epochs, lr) in enumerate(schedule):
-        step = fit(
-            model, x, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed + i,
-            progress=progress, on_epoch_end=record,
-        )
-        for key, values in step.items():
-            history.setdefault(key, []).extend(values)
-        history.setdefault("lr", []).extend([lr] * epochs)
-    return history
-
-
 # ---------------------------------------------------------------- Parzen windows and MMD (Chapter 7)
 
 
@@ -568,52 +501,16 @@ def lpips_distance(
     return torch.cat(out)
 
 
-def jacobian_spectrum(
-    encoder: torch.nn.Module, x: Tensor, vectors: int = 0, batch_size: int = 100
-) -> tuple[Tensor, Tensor]:
-    """Singular values of the encoder's Jacobian ``J(x) = d encoder(x) / dx`` at every input.
-
-    The right singular vectors with the largest singular values are the input
-    directions the code is most sensitive to (for a contractive autoencoder: the
-    tangent directions of the data manifold, Rifai et al., 2011).
-
-    Args:
-        encoder: maps ``[B, ...]`` to ``[B, H]``, each row from its own input.
-        x: inputs ``[N, ...]`` (``D`` features each once flattened).
-        vectors: how many leading right singular vectors to return per input.
-        batch_size: inputs per Jacobian computation (each holds ``[batch, H, D]`` floats).
-
-    Returns:
-        ``(s, V)``: ``s`` ``[N, min(H, D)]`` in decreasing order and ``V``
-        ``[N, vectors, D]`` (unit vectors, sign arbitrary), both detached, in the dtype of ``x``.
-        Computed from the eigenvalues of the smaller Gram matrix (``J J^T`` or ``J^T J``) in
-        float64: much cheaper than an SVD of every ``J``.
-    """
-    s_all, v_all = [], []
-    with torch.no_grad():
-        for i in range(0, len(x), batch_size):
-            J = encoder_jacobian(encoder, x[i : i + batch_size]).double()  # [b, H, D]
-            tall = J.shape[1] > J.shape[2]
-            gram = J.mT @ J if tall else J @ J.mT  # the smaller of the two Gram matrices
-            lam, U = torch.linalg.eigh(gram)  # ascending eigenvalues s_k^2, in float64
-            s = lam.flip(-1).clamp(min=0).sqrt()
-            s_all.append(s[:, : min(J.shape[1:])].to(x.dtype))
-            if vectors:
-                U = U.flip(-1)[..., :vectors]
-                V = U if tall else (J.mT @ U) / s[:, None, :vectors].clamp(min=1e-300)  # v_k = J^T u_k / s_k
-                v_all.append(V.mT.to(x.dtype))
-    V = torch.cat(v_all) if vectors else torch.empty(len(x), 0, x[0].numel())
-    return torch.cat(s_all), V
-
-
 def participation_ratio(s: Tensor) -> Tensor:
-    """How many directions share the squared singular values ``s^2``: ``(sum s^2)^2 / sum s^4``.
+    """How many of the non-negative values ``s`` (e.g. singular values) count: ``(sum s)^2 / sum s^2``.
 
-    Equals ``k`` when ``k`` singular values are equal and the rest 0; lies in
-    ``[1, r]`` for ``r`` values. Computed along the last dimension.
+    Equals ``k`` when ``k`` values are equal and the rest 0; lies in ``[1, r]`` for
+    ``r`` values. Computed along the last dimension.
     """
-    lam = s.double() ** 2
-    return (lam.sum(-1) ** 2 / (lam**2).sum(-1)).to(s.dtype)
+    if (s < 0).any():
+        raise ValueError("s must be non-negative")
+    s64 = s.double()
+    return (s64.sum(-1) ** 2 / (s64**2).sum(-1)).to(s.dtype)
 
 
 def classifier_score(probs: Tensor) -> float:

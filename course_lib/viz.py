@@ -344,15 +344,23 @@ def point_clouds_3d(
     every = np.concatenate(list(arrays.values()))
     lo, hi = every.min(0), every.max(0)
     c = color.detach().cpu().numpy() if color is not None else None
-    fig = plt.figure(figsize=(3.6 * len(arrays) + 0.8, 3.8))
+    fig = plt.figure(figsize=(3.3 * len(arrays) + 0.9, 3.6))
     for i, (name, a) in enumerate(arrays.items()):
         ax = fig.add_subplot(1, len(arrays), i + 1, projection="3d")
         sc = ax.scatter(a[:, 0], a[:, 1], a[:, 2], c=c, cmap="viridis", s=3)
-        ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), zlim=(lo[2], hi[2]), xlabel="x1", ylabel="x2", zlabel="x3")
+        ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), zlim=(lo[2], hi[2]))
+        ax.set_xlabel("x1", labelpad=-8)
+        ax.set_ylabel("x2", labelpad=-8)
+        ax.set_zlabel("x3", labelpad=-8)
+        ax.tick_params(labelsize=7, pad=-3)
+        for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+            axis.set_major_locator(plt.MaxNLocator(3))
         ax.view_init(elev=12, azim=-70)
-        ax.set_title(name, fontsize=10)
+        ax.set_box_aspect(None, zoom=1.2)
+        ax.set_title(name, fontsize=10, y=0.98)
+    fig.subplots_adjust(left=0.0, right=0.9 if c is not None else 1.0, bottom=0.02, top=0.86, wspace=0.02)
     if c is not None:
-        fig.colorbar(sc, ax=fig.axes, shrink=0.6, label=color_label)
+        fig.colorbar(sc, cax=fig.add_axes((0.92, 0.2, 0.012, 0.55)), label=color_label)
     if title:
         fig.suptitle(title)
     return fig
@@ -360,26 +368,39 @@ def point_clouds_3d(
 
 def scatter_panels(
     points: Mapping[str, Tensor],
-    color: Tensor | None = None,
-    color_label: str = "t",
+    colors: Mapping[str, Tensor] | None = None,
     xlabel: str = "z1",
     ylabel: str = "z2",
     title: str | None = None,
 ) -> Figure:
-    """One 2-D scatter panel per entry ``[N, 2]`` (e.g. codes of several models), coloured by ``color``."""
+    """2-D scatter panels: one column per entry of ``points`` ``[N, 2]``, one row per colouring.
+
+    Args:
+        points: e.g. the codes of several models, ``{"PCA": z_pca, "AE": z_ae}``.
+        colors: ``{colour bar label: one value per point [N]}``; each entry gives one row
+            of panels coloured by it (e.g. by position along a manifold, then by height).
+            ``None``: one uncoloured row.
+        xlabel: x-axis label of every panel.
+        ylabel: y-axis label of every panel.
+        title: optional figure title.
+    """
     if not points:
         raise ValueError("points must not be empty")
-    fig, axes = plt.subplots(1, len(points), figsize=(3.3 * len(points) + 0.8, 3.3), squeeze=False)
-    c = color.detach().cpu().numpy() if color is not None else None
-    for ax, (name, p) in zip(axes[0], points.items()):
-        a = p.detach().cpu().numpy()
-        if a.ndim != 2 or a.shape[1] != 2:
-            raise ValueError(f"{name!r} must be [N, 2], got {a.shape}")
-        sc = ax.scatter(a[:, 0], a[:, 1], c=c, cmap="viridis", s=3)
-        ax.set(xlabel=xlabel, ylabel=ylabel)
-        ax.set_title(name, fontsize=10)
-    if c is not None:
-        fig.colorbar(sc, ax=list(axes[0]), label=color_label)
+    rows = list((colors or {None: None}).items())
+    fig, axes = plt.subplots(
+        len(rows), len(points), figsize=(3.1 * len(points) + 1.0, 2.9 * len(rows)), squeeze=False, layout="constrained"
+    )
+    for r, (label, color) in enumerate(rows):
+        c = color.detach().cpu().numpy() if color is not None else None
+        for ax, (name, p) in zip(axes[r], points.items()):
+            a = p.detach().cpu().numpy()
+            if a.ndim != 2 or a.shape[1] != 2:
+                raise ValueError(f"{name!r} must be [N, 2], got {a.shape}")
+            sc = ax.scatter(a[:, 0], a[:, 1], c=c, cmap="viridis", s=3)
+            ax.set(xlabel=xlabel, ylabel=ylabel)
+            ax.set_title(name, fontsize=10)
+        if c is not None:
+            fig.colorbar(sc, ax=list(axes[r]), label=label)
     if title:
         fig.suptitle(title)
     return fig
@@ -636,6 +657,17 @@ def paths_2d(chain: Tensor, density: Callable[[Tensor], Tensor] | None = None, t
     return fig
 
 
+def _finish(fig: Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str | None) -> Figure:
+    """Axis labels, optional title, small legend, light grid, tight layout."""
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def value_histograms(
     values: Mapping[str, Tensor],
     xlabel: str,
@@ -663,13 +695,7 @@ def value_histograms(
         ax.hist(a, bins=edges, alpha=0.6, label=f"{label} (median {np.median(a):.2f})")
     if reference is not None:
         ax.axvline(reference, color="black", linestyle="--", linewidth=1, label=reference_label or None)
-    ax.set(xlabel=xlabel, ylabel="count")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, xlabel, "count", title)
 
 
 def band_curves(
@@ -700,13 +726,7 @@ def band_curves(
         ax.fill_between(x, q25, q75, color=line.get_color(), alpha=0.25)
     for i, (label, value) in enumerate((references or {}).items()):
         ax.axhline(value, color=f"C{len(curves) + i}", linestyle="--", linewidth=1, label=label)
-    ax.set(xlabel=xlabel, ylabel=ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, xlabel, ylabel, title)
 
 
 def sweep_errorbars(
@@ -744,16 +764,11 @@ def sweep_errorbars(
     if mark is not None:
         ax.axvline(mark[0], color="0.5", linewidth=1, label=mark[1])
     ax.set_xscale("log", base=2)
-    ticks = sorted(set(x) | {v for xs, _ in (points or {}).values() for v in xs})
+    extra = {v for xs, _ in (points or {}).values() for v in xs if min(abs(np.log2(v / t)) for t in x) > 0.5}
+    ticks = sorted(set(x) | extra)  # a point's x gets a tick unless a sweep tick is close (60 vs 64)
     ax.set_xticks(ticks, [f"{v:g}" for v in ticks], fontsize=8)
     ax.minorticks_off()
-    ax.set(xlabel=xlabel, ylabel=ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, xlabel, ylabel, title)
 
 
 def prediction_rows(
@@ -825,14 +840,9 @@ def codes_on_density(
             with torch.no_grad():
                 density = lp(grid).exp().view(200, 200).numpy()
             ax.contourf(gx.numpy(), gy.numpy(), density, levels=8, cmap="Greys", alpha=0.6)
-        if labels is None:
-            ax.scatter(zz[:, 0], zz[:, 1], s=2, alpha=0.6, color="tab:blue")
-        else:
-            y = labels.cpu().numpy()
-            for k in np.unique(y):
-                ax.scatter(*zz[y == k].T, s=2, alpha=0.6, color=plt.cm.tab10(int(k) % 10), label=str(k))
-            if i == len(codes) - 1:
-                ax.legend(markerscale=5, fontsize=7, title="class", title_fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+        _class_scatter(ax, zz, labels, alpha=0.6)
+        if labels is not None and i < len(codes) - 1:
+            ax.get_legend().remove()  # one legend, on the last panel
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="z1", ylabel="z2", aspect="equal")
         ax.set_title(name, fontsize=10)
     if title:
@@ -1028,14 +1038,16 @@ def images_and_spectrum(
 
 
 def activation_panels(
-    codes: Mapping[str, Tensor], rho: float | None = None, n_inputs: int = 50, bins: int = 40,
+    codes: Mapping[str, Tensor], rho: float | Mapping[str, float] | None = None, n_inputs: int = 50,
+    bins: int = 40,
 ) -> Figure:
     """Per model: heatmap of the code of a batch (top) and histogram of each unit's mean activation (bottom).
 
     Args:
         codes: ``{model: codes [N, H]}`` in [0, 1] (logistic units), over a test set;
             the heatmap shows the first ``n_inputs`` rows, the histogram uses all ``N``.
-        rho: a target mean activation to mark on the histograms (dashed), or None.
+        rho: a target mean activation to mark on every histogram (dashed), or
+            ``{model: target}`` for some of them, or None.
         n_inputs: inputs shown in each heatmap.
         bins: histogram bins on [0, 1].
     """
@@ -1052,8 +1064,9 @@ def activation_panels(
         axes[0, c].set(xlabel="hidden unit k", title=name)
         q = z.mean(0)
         axes[1, c].hist(q, bins=edges, color="tab:blue")
-        if rho is not None:
-            axes[1, c].axvline(rho, color="black", linestyle="--", linewidth=1, label=f"target rho = {rho:g}")
+        target = rho.get(name) if isinstance(rho, Mapping) else rho
+        if target is not None:
+            axes[1, c].axvline(target, color="black", linestyle="--", linewidth=1, label=f"target rho = {target:g}")
             axes[1, c].legend(fontsize=8)
         axes[1, c].set(xlabel="mean activation q_k of a unit", xlim=(0, 1))
         axes[1, c].grid(alpha=0.3)

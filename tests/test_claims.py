@@ -9,3 +9,12 @@ def test_claim_prints_and_raises_only_when_false(capsys):
     with pytest.raises(ClaimFailed, match="one is more than two"):
         claim("one is more than two", 1 > 2, "1 <= 2")
     assert "[FAIL]" in capsys.readouterr().out
+
+
+def test_claims_log_collects_every_verdict(tmp_path, monkeypatch):
+    log = tmp_path / "claims.txt"
+    monkeypatch.setenv("COURSE_CLAIMS_LOG", str(log))
+    claim("first", True, "1")
+    with pytest.raises(ClaimFailed):
+        claim("second", False, "2")
+    assert log.read_text(encoding="utf-8").splitlines() == ["[PASS] first: 1", "[FAIL] second: 2"]

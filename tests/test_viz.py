@@ -130,7 +130,8 @@ def test_chapter2_figures():
     z, y = torch.randn(200, 2), torch.randint(0, 10, (200,))
     clouds = point_clouds_3d({"data": torch.randn(50, 3), "reconstruction": torch.randn(50, 3)}, torch.rand(50))
     assert [ax.get_title() for ax in clouds.axes[:2]] == ["data", "reconstruction"]
-    panels = scatter_panels({"PCA": torch.randn(30, 2), "AE": torch.randn(30, 2)}, torch.rand(30))
+    panels = scatter_panels({"PCA": torch.randn(30, 2), "AE": torch.randn(30, 2)}, {"t": torch.rand(30), "h": torch.rand(30)})
+    assert len(panels.axes) == 2 * 2 + 2  # two rows of two panels, one colour bar per row
     assert panels.axes[0].get_xlabel() == "z1" and panels.axes[1].get_title() == "AE"
     sweep = sweep_curves([2, 8, 32], {"AE": [3.0, 2.0, 1.5], "PCA": [4.0, 3.0, 1.0]}, "latent size", "error")
     ax = sweep.axes[0]
@@ -212,13 +213,14 @@ def test_chapter_4_and_5_figures():
         sweep_panels([0.1, 1.0], {"rec": {"CAE": [1.0, 2.0]}, "norm": {"CAE": [3.0, 1.0]}}, "lambda",
                      references={"rec": {"AE": 0.5}}, logy=["norm"]),
         images_and_spectrum({"input": torch.rand(4, 784), "output": torch.rand(4, 784)}, spectra),
-        activation_panels({"plain": torch.rand(30, 12), "KL": torch.rand(30, 12) / 5}, rho=0.1, n_inputs=10),
+        activation_panels({"plain": torch.rand(30, 12), "KL": torch.rand(30, 12) / 5}, rho={"KL": 0.1}, n_inputs=10),
     ]
     assert all(isinstance(f, Figure) for f in figs)
     assert figs[0].axes[0].get_yscale() == "log" and len(figs[0].axes[0].patches) == 3
     assert figs[1].axes[0].get_yscale() == "log" and figs[1].axes[0].get_xlabel().startswith("index")
     assert figs[2].axes[1].get_yscale() == "log" and figs[2].axes[0].get_ylabel() == "rec"
     assert figs[4].axes[2].get_xlabel() == "mean activation q_k of a unit"
+    assert figs[4].axes[2].get_legend() is None and figs[4].axes[3].get_legend() is not None  # target on "KL" only
     plt.close("all")
     with pytest.raises(ValueError, match="spectrum"):
         spectrum_bands({"bad": torch.rand(5)})

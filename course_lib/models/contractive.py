@@ -69,22 +69,22 @@ def sigmoid_contractive_penalty(W: Tensor, h: Tensor) -> Tensor:  # noqa: N803 (
 
 def _mlp_layers(encoder: nn.Module, x: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor | None]]]:
     """Run an MLP encoder; return the code and ``(W_l, sigma'_l [B, n_l] or None)`` per layer."""
+    if not is_mlp(encoder):
+        raise TypeError("method='exact' needs nn.Sequential of Linear/Sigmoid/Tanh/ReLU/Flatten layers; "
+                        "use method='vjp' (or 'hutchinson') for other encoders")
     layers: list[tuple[Tensor, Tensor | None]] = []
     a = x.flatten(1)
     for m in encoder.modules():
         if isinstance(m, nn.Linear):
             a = m(a)
             layers.append((m.weight, None))
-        elif type(m) in _DERIVATIVES and layers:
+        elif isinstance(m, tuple(_DERIVATIVES)):
+            if not layers:
+                raise TypeError("method='exact' needs a Linear layer before the first activation")
             a = m(a)
             W, d = layers[-1]
-            d_new = _DERIVATIVES[type(m)](a)
+            d_new = next(f for cls, f in _DERIVATIVES.items() if isinstance(m, cls))(a)
             layers[-1] = (W, d_new if d is None else d * d_new)
-        elif not isinstance(m, (nn.Sequential, nn.Flatten, nn.Identity)):
-            raise TypeError(
-                f"method='exact' needs an MLP of Linear/Sigmoid/Tanh/ReLU layers, found {type(m).__name__}; "
-                "use method='vjp' for other encoders"
-            )
     if not layers:
         raise TypeError("method='exact' found no nn.Linear layer in the encoder")
     return a, layers
@@ -125,13 +125,38 @@ def _vjp(encoder: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
     return z, rows.pow(2).flatten(2).sum((0, 2))
 
 
-def encoder_jacobian(encoder: nn.Module, x: Tensor) -> Tensor:
-    """Full per-sample Jacobians ``[B, H, D]`` of an encoder that maps rows independently."""
-
+def _jacrev(encoder: nn.Module, x: Tensor) -> Tensor:
     def f(xb: Tensor) -> Tensor:
         return encoder(xb.unsqueeze(0)).squeeze(0)
 
     return vmap(jacrev(f))(x).flatten(2)
+
+
+def _mlp_jacobian(encoder: nn.Module, x: Tensor) -> Tensor:
+    """``J_b = D_L W_L ... D_1 W_1`` multiplied out, walking down from the code."""
+    z, layers = _mlp_layers(encoder, x)
+    A = None  # None: the identity
+    for W, d in reversed(layers):
+        if A is None:
+            A = W if d is None else d[:, :, None] * W
+        else:
+            A = (A if d is None else A * d[..., None, :]) @ W
+    return A.expand(len(z), *A.shape) if A.ndim == 2 else A
+
+
+def is_mlp(encoder: nn.Module) -> bool:
+    """Whether ``method="exact"`` can use the layer structure: only Linear/Sigmoid/Tanh/ReLU/Flatten."""
+    allowed = (nn.Sequential, nn.Flatten, nn.Identity, nn.Linear, *_DERIVATIVES)
+    return all(isinstance(m, allowed) for m in encoder.modules())
+
+
+def encoder_jacobian(encoder: nn.Module, x: Tensor) -> Tensor:
+    """Full per-sample Jacobians ``[B, H, D]`` of an encoder that maps rows independently.
+
+    Multiplied out layer by layer for an MLP (cheap for one layer: ``diag(h (1 - h)) W``),
+    otherwise ``torch.func.vmap(jacrev(...))``.
+    """
+    return _mlp_jacobian(encoder, x) if is_mlp(encoder) else _jacrev(encoder, x)
 
 
 def _hutchinson(encoder: nn.Module, x: Tensor, n_probes: int) -> tuple[Tensor, Tensor]:
@@ -160,7 +185,7 @@ def jacobian_penalty(
     if method == "vjp":
         return _vjp(encoder, x)
     if method == "jacrev":
-        return encoder(x), encoder_jacobian(encoder, x).pow(2).sum((1, 2))
+        return encoder(x), _jacrev(encoder, x).pow(2).sum((1, 2))
     if method == "hutchinson":
         if n_probes < 1:
             raise ValueError(f"n_probes must be >= 1, got {n_probes}")
@@ -214,3 +239,41 @@ class ContractiveAutoencoder(Autoencoder):
         rec = reconstruction_loss(self.decode_logits(z), x, self.recon).mean()
         penalty = jac_sq.mean()
         return {"loss": rec + self.lam * penalty, "rec": rec, "penalty": penalty}
+
+
+def jacobian_spectrum(
+    encoder: torch.nn.Module, x: Tensor, vectors: int = 0, batch_size: int = 100
+) -> tuple[Tensor, Tensor]:
+    """Singular values of the encoder's Jacobian ``J(x) = d encoder(x) / dx`` at every input.
+
+    The right singular vectors with the largest singular values are the input
+    directions the code is most sensitive to (for a contractive autoencoder: the
+    tangent directions of the data manifold, Rifai et al., 2011).
+
+    Args:
+        encoder: maps ``[B, ...]`` to ``[B, H]``, each row from its own input.
+        x: inputs ``[N, ...]`` (``D`` features each once flattened).
+        vectors: how many leading right singular vectors to return per input.
+        batch_size: inputs per Jacobian computation (each holds ``[batch, H, D]`` floats).
+
+    Returns:
+        ``(s, V)``: ``s`` ``[N, min(H, D)]`` in decreasing order and ``V``
+        ``[N, vectors, D]`` (unit vectors, sign arbitrary), both detached, in the dtype of ``x``.
+        Computed from the eigenvalues of the smaller Gram matrix (``J J^T`` or ``J^T J``) in
+        float64: much cheaper than an SVD of every ``J``.
+    """
+    s_all, v_all = [], []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            J = encoder_jacobian(encoder, x[i : i + batch_size]).double()  # [b, H, D]
+            tall = J.shape[1] > J.shape[2]
+            gram = J.mT @ J if tall else J @ J.mT  # the smaller of the two Gram matrices
+            lam, U = torch.linalg.eigh(gram)  # ascending eigenvalues s_k^2, in float64
+            s = lam.flip(-1).clamp(min=0).sqrt()
+            s_all.append(s[:, : min(J.shape[1:])].to(x.dtype))
+            if vectors:
+                U = U.flip(-1)[..., :vectors]
+                V = U if tall else (J.mT @ U) / s[:, None, :vectors].clamp(min=1e-300)  # v_k = J^T u_k / s_k
+                v_all.append(V.mT.to(x.dtype))
+    V = torch.cat(v_all) if vectors else torch.empty(len(x), 0, x[0].numel())
+    return torch.cat(s_all), V

@@ -17,6 +17,7 @@ from course_lib.models.contractive import ContractiveAutoencoder, sigmoid_nets
 from course_lib.models.denoising import DenoisingAutoencoder
 from course_lib.models.drgan import DistanceRegularizedGAN
 from course_lib.models.linear import LinearAutoencoder
+from course_lib.models.sparse import SparseAutoencoder
 from course_lib.models.vae import VAE
 
 
@@ -30,6 +31,7 @@ def images(n=16):
 
 CASES = {
     "linear": (lambda: LinearAutoencoder(20, 3), lambda: (torch.randn(16, 20),)),
+    "linear_centred": (lambda: LinearAutoencoder(20, 3, mean=torch.full((20,), 2.0)), lambda: (2 + torch.randn(16, 20),)),
     "mlp_bce": (lambda: Autoencoder.mlp(hidden=[32], latent_dim=4), lambda: (images(),)),
     "mlp_mse": (lambda: Autoencoder.mlp(hidden=[32], latent_dim=4, recon="mse"), lambda: (images(),)),
     "vae_bernoulli": (lambda: VAE.mlp(hidden=[32], latent_dim=4), lambda: (images(),)),
@@ -48,6 +50,8 @@ CASES = {
     "drgan": (lambda: DistanceRegularizedGAN.mlp(4, hidden=[32]), lambda: (images(),)),
     "contractive": (lambda: ContractiveAutoencoder(*sigmoid_nets(8), lam=0.1), lambda: (images(),)),
     "contractive_deep_hutchinson": (lambda: ContractiveAutoencoder(*sigmoid_nets(4, [16]), method="hutchinson"), lambda: (images(),)),
+    "sparse_kl": (lambda: SparseAutoencoder.sigmoid(12, penalty="kl", lam=0.5), lambda: (images(),)),
+    "sparse_l1": (lambda: SparseAutoencoder.sigmoid(12, penalty="l1", lam=0.5), lambda: (images(),)),
 }
 
 

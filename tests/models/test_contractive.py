@@ -7,8 +7,10 @@ from course_lib.models.autoencoder import Autoencoder
 from course_lib.models.contractive import (
     ContractiveAutoencoder,
     encoder_jacobian,
+    is_mlp,
     jacobian_frobenius_sq,
     jacobian_penalty,
+    jacobian_spectrum,
     sigmoid_contractive_penalty,
     sigmoid_nets,
 )
@@ -79,14 +81,25 @@ def test_sigmoid_closed_form_matches_jacobian_and_formula():
     torch.testing.assert_close(sigmoid_contractive_penalty(W, h), by_loops)
 
 
-def test_encoder_jacobian_is_the_full_jacobian():
-    encoder = ENCODERS["images_with_flatten"]().double()
-    x = inputs("images_with_flatten", 3)
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_encoder_jacobian_is_the_full_jacobian(name):
+    encoder = ENCODERS[name]().double()
+    x = inputs(name, 3)
     J = encoder_jacobian(encoder, x)
-    assert J.shape == (3, 6, 16)
+    assert is_mlp(encoder)
     for b in range(3):
-        want = jacobian(lambda v: encoder(v.unsqueeze(0)).squeeze(0), x[b]).reshape(6, 16)
+        want = jacobian(encoder, x[b : b + 1]).reshape(J.shape[1:])
         torch.testing.assert_close(J[b], want)
+
+
+def test_encoder_jacobian_of_a_non_mlp():
+    encoder = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(8, 3)).double()
+    x = torch.randn(2, 1, 4, 4, dtype=torch.double)
+    assert not is_mlp(encoder)
+    J = encoder_jacobian(encoder, x)
+    assert J.shape == (2, 3, 16)
+    for b in range(2):
+        torch.testing.assert_close(J[b], jacobian(encoder, x[b : b + 1]).reshape(3, 16))
 
 
 def test_vjp_handles_any_encoder_and_exact_refuses_non_mlps():
@@ -157,3 +170,18 @@ def test_training_with_the_penalty_shrinks_the_jacobian():
             opt.step()
         norms[lam] = jacobian_frobenius_sq(model.encoder, x).item()
     assert norms[1.0] < 0.5 * norms[0.0]
+
+
+def test_jacobian_spectrum_matches_autograd_svd():
+    torch.manual_seed(0)
+    x = torch.randn(5, 1, 3, 3, dtype=torch.double)
+    for h in (4, 12):  # wide J [4, 9] and tall J [12, 9]
+        encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(9, h), torch.nn.Tanh()).double()
+        s, V = jacobian_spectrum(encoder, x, vectors=2, batch_size=2)
+        assert s.shape == (5, min(h, 9)) and V.shape == (5, 2, 9)
+        for b in range(5):
+            J = jacobian(encoder, x[b : b + 1]).reshape(h, 9)
+            torch.testing.assert_close(s[b], torch.linalg.svdvals(J))
+            torch.testing.assert_close((J @ V[b].T).norm(dim=0), s[b, :2])  # ||J v_k|| = s_k
+            torch.testing.assert_close(V[b].norm(dim=1), torch.ones(2, dtype=torch.double))
+    assert jacobian_spectrum(encoder, x)[1].shape == (5, 0, 9)

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from course_lib.data import low_rank
-from course_lib.metrics import abs_cosines, fit_tracking_pca, pca, subspace_distance
-from course_lib.models.linear import LinearAutoencoder
+from course_lib.metrics import abs_cosines, mse_per_sample, pca, subspace_distance
+from course_lib.models.linear import LinearAutoencoder, fit_tracking_pca
 
 
 def data(n=400, d=8, seed=0):
@@ -105,3 +105,19 @@ def test_invalid_arguments_are_named():
         LinearAutoencoder(5, 5)
     with pytest.raises(ValueError, match="mean"):
         LinearAutoencoder(5, 2, mean=torch.zeros(4))
+
+
+def test_fit_tracking_pca_logs_the_gap_after_every_epoch():
+    x, _ = low_rank(300, 6, 2, noise=0.05, seed=1)
+    reference = pca(x, 2)
+    model = LinearAutoencoder(6, 2, mean=x.mean(0))
+    hist = fit_tracking_pca(model, x, reference, schedule=[(3, 1e-2), (2, 1e-3)], batch_size=64, progress=False)
+    assert hist["lr"] == [1e-2] * 3 + [1e-3] * 2
+    assert all(len(hist[key]) == 5 for key in ("loss", "rec", "time", "subspace_distance", "error", "excess"))
+    final_error = mse_per_sample(model(x).detach(), x).mean().item()
+    assert hist["error"][-1] == pytest.approx(final_error, rel=1e-5)
+    assert hist["excess"][-1] == pytest.approx(final_error / reference.error - 1, rel=1e-4)
+    assert hist["subspace_distance"][-1] == pytest.approx(subspace_distance(model.W2.detach(), reference.components))
+    assert hist["error"][-1] < hist["error"][0]
+    with pytest.raises(ValueError, match="reference"):
+        fit_tracking_pca(model, x, pca(x, 3), schedule=[(1, 1e-3)], progress=False)
