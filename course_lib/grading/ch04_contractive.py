@@ -1,0 +1,188 @@
+"""Checks for ``04_contractive.ipynb``: the contractive penalty, exactly and in closed form.
+
+Both questions are compared with ``torch.autograd.functional.jacobian`` applied
+one input at a time, on small random encoders and inputs, in float64 (and
+float32). The penalty must also be differentiable in the encoder's weights,
+since it is a training loss: its gradients are compared too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.autograd.functional import jacobian
+
+from course_lib.grading.core import Incorrect, Question
+from course_lib.grading.expect import TOLERANCE, call, close, expect_close, expect_dtype, expect_tensor
+
+D, H = 7, 5  # input and code sizes of the test encoders
+
+
+def reference_jacobian_frobenius_sq(encoder: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool = True) -> Tensor:
+    """``mean_b ||d encoder(x_b) / d x_b||_F^2``, one autograd Jacobian per input."""
+    per_input = [
+        jacobian(lambda v: encoder(v.unsqueeze(0)).squeeze(0), xb, create_graph=create_graph).pow(2).sum()
+        for xb in x
+    ]
+    return torch.stack(per_input).mean()
+
+
+def reference_sigmoid_contractive_penalty(W: Tensor, h: Tensor) -> Tensor:  # noqa: N803
+    """``mean_b sum_j (h_bj (1 - h_bj))^2 sum_i W_ji^2``."""
+    return ((h * (1 - h)) ** 2 @ (W**2).sum(1)).mean()
+
+
+class _Interacting(nn.Module):
+    """Not an MLP: ``h = tanh(x A) * (x B) + x C`` (products of features)."""
+
+    def __init__(self, g: torch.Generator):
+        super().__init__()
+        self.A, self.B, self.C = (nn.Parameter(torch.randn(D, H, generator=g, dtype=torch.float64) / 2) for _ in range(3))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.tanh(x @ self.A) * (x @ self.B) + x @ self.C
+
+
+def _encoders(seed: int) -> dict[str, nn.Module]:
+    g = torch.Generator().manual_seed(seed)
+
+    def linear(a: int, b: int) -> nn.Linear:
+        layer = nn.Linear(a, b).double()
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(b, a, generator=g, dtype=torch.float64))
+            layer.bias.copy_(torch.randn(b, generator=g, dtype=torch.float64))
+        return layer
+
+    return {
+        "a one-layer sigmoid encoder": nn.Sequential(linear(D, H), nn.Sigmoid()),
+        "a two-layer tanh encoder": nn.Sequential(linear(D, 6), nn.Tanh(), linear(6, H)),
+        "an encoder that multiplies features": _Interacting(g),
+    }
+
+
+def _inputs(seed: int, b: int, dtype: torch.dtype = torch.float64) -> Tensor:
+    return torch.randn(b, D, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(dtype)
+
+
+def _diagnose_penalty(value: Tensor, encoder: nn.Module, x: Tensor, name: str) -> str:
+    ref = reference_jacobian_frobenius_sq(encoder, x)
+    b = len(x)
+    if close(value, b * ref):
+        return "this is the sum over the batch: return the batch *mean* of ||J_b||_F^2"
+    if close(value, ref.sqrt()) or close(value, torch.stack([
+        jacobian(lambda v: encoder(v.unsqueeze(0)).squeeze(0), xb).norm() for xb in x
+    ]).mean()):
+        return "this is the norm, not its square: return ||J_b||_F^2 (sum of squared entries)"
+    with torch.no_grad():
+        if close(value, ((encoder(x) ** 2).sum(1)).mean()):
+            return "this penalizes the code itself; the penalty is on its derivatives d h_k / d x_i"
+    return f"wrong value for {name} (B={b}): it must equal mean_b sum_k sum_i (d h_bk / d x_bi)^2"
+
+
+def check_jacobian_frobenius_sq(jacobian_frobenius_sq: Callable[[nn.Module, Tensor], Tensor]) -> None:
+    """Values against autograd for MLP and non-MLP encoders, batch sizes 1 and 6, dtypes, gradients."""
+    for name, encoder in _encoders(0).items():
+        for seed, b in [(1, 6), (2, 1)]:
+            x = _inputs(seed, b)
+            value = expect_tensor(call(jacobian_frobenius_sq, encoder, x),
+                                  "jacobian_frobenius_sq must return a tensor")
+            if value.numel() == b and b > 1:
+                raise Incorrect("returned one value per input: return their mean, a scalar tensor")
+            if value.ndim != 0:
+                raise Incorrect(f"must return a scalar (0-d) tensor, got shape {list(value.shape)}")
+            if not close(value.detach(), reference_jacobian_frobenius_sq(encoder, x)):
+                raise Incorrect(_diagnose_penalty(value.detach(), encoder, x, name))
+    encoder = _encoders(3)["a two-layer tanh encoder"]
+    x = _inputs(4, 5)
+    first, second = call(jacobian_frobenius_sq, encoder, x), call(jacobian_frobenius_sq, encoder, x)
+    if not torch.equal(first.detach(), second.detach()):
+        raise Incorrect("two calls on the same input gave different values: compute the penalty exactly, "
+                        "not with random probes")
+    _check_gradients(jacobian_frobenius_sq)
+    encoder = _encoders(5)["a one-layer sigmoid encoder"].float()
+    x = _inputs(6, 4, torch.float32)
+    value = call(jacobian_frobenius_sq, encoder, x)
+    expect_dtype(value, torch.float32, "float32 encoder and inputs must give a float32 penalty")
+    expect_close(value.detach(), reference_jacobian_frobenius_sq(encoder.double(), x.double()).float(),
+                 "wrong value for a float32 encoder", TOLERANCE[torch.float32])
+
+
+def _check_gradients(jacobian_frobenius_sq: Callable[[nn.Module, Tensor], Tensor]) -> None:
+    """The penalty's gradient with respect to the encoder's weights, against autograd's."""
+    for name, encoder in _encoders(7).items():
+        x = _inputs(8, 4)
+        params = list(encoder.parameters())
+        value = call(jacobian_frobenius_sq, encoder, x)
+        if not value.requires_grad:
+            raise Incorrect("the penalty carries no gradient to the encoder's weights: it is a training loss, "
+                            "so build it with create_graph=True (or torch.func) and do not detach it")
+        got = torch.autograd.grad(value, params, allow_unused=True)
+        want = torch.autograd.grad(reference_jacobian_frobenius_sq(encoder, x, create_graph=True), params,
+                                   allow_unused=True)
+        for p, g, w in zip(params, got, want):
+            g = torch.zeros_like(p) if g is None else g
+            w = torch.zeros_like(p) if w is None else w
+            if not close(g, w):
+                raise Incorrect(f"wrong gradient with respect to the weights of {name}: keep the whole "
+                                "computation differentiable (create_graph=True)")
+
+
+def _sigmoid_layer(W: Tensor, bias: Tensor) -> Callable[[Tensor], Tensor]:  # noqa: N803
+    return lambda x: torch.sigmoid(x @ W.T + bias)
+
+
+def check_sigmoid_contractive_penalty(sigmoid_contractive_penalty: Callable[[Tensor, Tensor], Tensor]) -> None:
+    """The closed form: values, agreement with autograd's Jacobian, gradients, dtypes."""
+    g = torch.Generator().manual_seed(10)
+    for b, h_units, d in [(3, 4, 4), (6, H, D), (1, 3, 8), (4, 9, 2)]:
+        W = torch.randn(h_units, d, generator=g, dtype=torch.float64)
+        bias = torch.randn(h_units, generator=g, dtype=torch.float64)
+        x = torch.randn(b, d, generator=g, dtype=torch.float64)
+        h = torch.sigmoid(x @ W.T + bias)
+        value = expect_tensor(call(sigmoid_contractive_penalty, W, h), "must return a tensor")
+        if value.ndim != 0:
+            raise Incorrect(f"must return a scalar (0-d) tensor, got shape {list(value.shape)}")
+        ref = reference_sigmoid_contractive_penalty(W, h)
+        if not close(value, ref):
+            raise Incorrect(_diagnose_closed_form(value, W, h))
+        expect_close(value, reference_jacobian_frobenius_sq(_sigmoid_layer(W, bias), x),
+                     "must equal mean_b ||J_b||_F^2 of h = sigmoid(x W^T + b)")
+    W = torch.randn(4, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    h = torch.rand(3, 4, generator=g, dtype=torch.float64).requires_grad_()
+    value = call(sigmoid_contractive_penalty, W, h)
+    if not value.requires_grad:
+        raise Incorrect("the result carries no gradient: do not detach W or h (it is a training loss)")
+    got = torch.autograd.grad(value, (W, h))
+    want = torch.autograd.grad(reference_sigmoid_contractive_penalty(W, h), (W, h))
+    for a, e, what in zip(got, want, ("W", "h")):
+        expect_close(a, e, f"wrong gradient with respect to {what}")
+    W32, h32 = W.detach().float(), h.detach().float()
+    value = call(sigmoid_contractive_penalty, W32, h32)
+    expect_dtype(value, torch.float32, "float32 inputs must give a float32 result")
+    expect_close(value, reference_sigmoid_contractive_penalty(W32.double(), h32.double()).float(),
+                 "wrong value for float32 inputs")
+
+
+def _diagnose_closed_form(value: Tensor, W: Tensor, h: Tensor) -> str:  # noqa: N803
+    b = len(h)
+    s = h * (1 - h)
+    rows = (W**2).sum(1)
+    if close(value, b * reference_sigmoid_contractive_penalty(W, h)) and b > 1:
+        return "this is the sum over the batch: return the batch mean"
+    if close(value, (s @ rows).mean()):
+        return "the derivative h(1 - h) must be squared: (h_j (1 - h_j))^2"
+    if close(value, (s**2 @ W.sum(1) ** 2).mean()):
+        return "use the sum of the squared weights, sum_i W_ji^2, not the square of their sum"
+    if W.shape[0] == W.shape[1] and close(value, (s**2 @ (W**2).sum(0)).mean()):
+        return "sum the squared weights over the inputs i (dim 1 of W [H, D]), not over the units"
+    if close(value, (h**2 @ rows).mean()):
+        return "the derivative of sigmoid is h(1 - h), not h"
+    return "wrong value: mean_b sum_j (h_bj (1 - h_bj))^2 sum_i W_ji^2"
+
+
+QUESTIONS = [
+    Question("jacobian_frobenius_sq", 4, check_jacobian_frobenius_sq),
+    Question("sigmoid_contractive_penalty", 3, check_sigmoid_contractive_penalty),
+]

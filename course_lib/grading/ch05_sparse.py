@@ -1,0 +1,125 @@
+"""Checks for ``05_sparse.ipynb``: the L1 activity penalty and the KL sparsity penalty.
+
+Values are compared with references on random codes (with negative entries, so
+a missing absolute value shows) and with ``torch.distributions`` for the KL;
+gradients with autograd's on the reference; stability on mean activations very
+close to 0 and 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+from torch.distributions import Bernoulli, kl_divergence
+
+from course_lib.grading.core import Incorrect, Question
+from course_lib.grading.expect import TOLERANCE, call, close, expect_close, expect_dtype, expect_tensor
+
+
+def reference_l1_activity(z: Tensor) -> Tensor:
+    """``mean_b sum_j |z_bj|`` of ``z`` ``[B, H]``."""
+    return z.abs().sum(1).mean()
+
+
+def reference_kl_sparsity(rho: float, rho_hat: Tensor) -> Tensor:
+    """``sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j))``."""
+    return (rho * (math.log(rho) - rho_hat.log()) + (1 - rho) * (math.log1p(-rho) - torch.log1p(-rho_hat))).sum()
+
+
+def _scalar(out: object, name: str) -> Tensor:
+    value = expect_tensor(out, f"{name} must return a tensor")
+    if value.ndim != 0:
+        raise Incorrect(f"{name} must return a scalar (0-d) tensor, got shape {list(value.shape)}")
+    return value
+
+
+def check_l1_activity(l1_activity: Callable[[Tensor], Tensor]) -> None:
+    """Values on codes of both signs, batch and unit sizes, gradients, dtypes."""
+    g = torch.Generator().manual_seed(0)
+    for b, h in [(6, 10), (1, 4), (8, 1)]:
+        z = torch.randn(b, h, generator=g, dtype=torch.float64)
+        out = expect_tensor(call(l1_activity, z), "l1_activity must return a tensor")
+        if out.shape == (b,) and b > 1:
+            raise Incorrect("returned one value per input: return their mean over the batch, a scalar")
+        value = _scalar(out, "l1_activity")
+        if not close(value, reference_l1_activity(z)):
+            raise Incorrect(_diagnose_l1(value, z))
+    z = torch.randn(5, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    value = call(l1_activity, z)
+    if not value.requires_grad:
+        raise Incorrect("the result carries no gradient: do not detach z (it is a training loss)")
+    (got,) = torch.autograd.grad(value, z)
+    expect_close(got, z.detach().sign() / 5, "wrong gradient: d/dz_bj of mean_b sum_j |z_bj| is sign(z_bj) / B")
+    z32 = torch.rand(4, 6, generator=g)
+    value = call(l1_activity, z32)
+    expect_dtype(value, torch.float32, "float32 codes must give a float32 result")
+    expect_close(value, reference_l1_activity(z32.double()).float(), "wrong value for float32 codes",
+                 TOLERANCE[torch.float32])
+
+
+def _diagnose_l1(value: Tensor, z: Tensor) -> str:
+    b, h = z.shape
+    if close(value, z.sum(1).mean()):
+        return "take the absolute value: |z_bj|, the codes can be negative"
+    if close(value, z.abs().sum()) and b > 1:
+        return "this is the sum over the batch too: average over the inputs b, sum over the units j"
+    if close(value, z.abs().mean()) and h > 1:
+        return "this averages over the units too: sum over the units j, average only over the inputs b"
+    if close(value, z.pow(2).sum(1).mean()):
+        return "this is the squared (L2) activity: use |z_bj|"
+    return "wrong value: mean_b sum_j |z_bj|"
+
+
+def check_kl_sparsity(kl_sparsity: Callable[[float, Tensor], Tensor]) -> None:
+    """Values against torch.distributions, zero at the target, gradients, stability, dtypes."""
+    g = torch.Generator().manual_seed(1)
+    for rho, h in [(0.05, 12), (0.3, 5), (0.9, 1)]:
+        rho_hat = torch.rand(h, generator=g, dtype=torch.float64) * 0.98 + 0.01
+        value = _scalar(call(kl_sparsity, rho, rho_hat), "kl_sparsity")
+        want = kl_divergence(Bernoulli(probs=torch.full_like(rho_hat, rho)), Bernoulli(probs=rho_hat)).sum()
+        if not close(value, want):
+            raise Incorrect(_diagnose_kl(value, rho, rho_hat))
+    expect_close(call(kl_sparsity, 0.1, torch.full((6,), 0.1, dtype=torch.float64)), 0.0,
+                 "KL(rho || rho_hat) must be 0 when every rho_hat_j equals rho")
+    rho_hat = torch.tensor([0.02, 0.5, 0.93], dtype=torch.float64, requires_grad=True)
+    value = call(kl_sparsity, 0.1, rho_hat)
+    if not value.requires_grad:
+        raise Incorrect("the result carries no gradient: do not detach rho_hat (it is a training loss)")
+    (got,) = torch.autograd.grad(value, rho_hat)
+    q = rho_hat.detach()
+    expect_close(got, -0.1 / q + 0.9 / (1 - q),
+                 "wrong gradient: d/d rho_hat_j is -rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j)")
+    extreme = torch.tensor([1e-12, 1 - 1e-12, 0.5], dtype=torch.float64)
+    value = call(kl_sparsity, 0.05, extreme)
+    if not torch.isfinite(value):
+        raise Incorrect("not finite for mean activations very close to 0 or 1 (1e-12, 1 - 1e-12): "
+                        "compute the logs directly (log(rho_hat), log1p(-rho_hat)), without dividing first")
+    expect_close(value, reference_kl_sparsity(0.05, extreme),
+                 "inaccurate for mean activations very close to 0 or 1", 1e-6)
+    rho_hat32 = torch.rand(8, generator=g) * 0.9 + 0.05
+    value = call(kl_sparsity, 0.2, rho_hat32)
+    expect_dtype(value, torch.float32, "a float32 rho_hat must give a float32 result")
+    expect_close(value, reference_kl_sparsity(0.2, rho_hat32.double()).float(), "wrong value for float32 rho_hat",
+                 TOLERANCE[torch.float32])
+
+
+def _diagnose_kl(value: Tensor, rho: float, q: Tensor) -> str:
+    p = torch.full_like(q, rho)
+    if close(value, (q * (q / p).log() + (1 - q) * ((1 - q) / (1 - p)).log()).sum()):
+        return "this is KL(rho_hat || rho), the reverse direction: use rho log(rho / rho_hat) + ..."
+    if close(value, (p * (p / q).log()).sum()):
+        return "the (1 - rho) log((1 - rho) / (1 - rho_hat)) term is missing: a unit is a Bernoulli variable"
+    if len(q) > 1 and close(value, reference_kl_sparsity(rho, q) / len(q)):
+        return "this is the mean over the units: sum the KL over the units j"
+    if close(value, reference_kl_sparsity(rho, q) / math.log(2)):
+        return "use natural logarithms (nats), not log2"
+    return "wrong value: sum_j [rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j))]"
+
+
+QUESTIONS = [
+    Question("l1_activity", 2, check_l1_activity),
+    Question("kl_sparsity", 3, check_kl_sparsity),
+]
