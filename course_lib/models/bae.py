@@ -257,8 +257,17 @@ class Sweep:
 
     @property
     def best_size(self) -> int:
-        """The size with the highest mean validation accuracy (model selection)."""
-        return self.sizes[int(self.val_accuracy.mean(1).argmax())]
+        """The size chosen on validation by the one-standard-error rule.
+
+        The smallest ``nu`` whose mean validation accuracy is within one standard error
+        (:meth:`error` of the best size) of the best mean: sizes that differ by less than
+        the noise of their measurement count as equally good, and the simplest wins
+        (Hastie, Tibshirani and Friedman, *The Elements of Statistical Learning*, 7.10).
+        """
+        acc = self.val_accuracy.mean(1)
+        best = int(acc.argmax())
+        tol = float(self.error("val")[best])
+        return min(nu for nu, a in zip(self.sizes, acc) if a >= acc[best] - tol)
 
 
 def sweep(

@@ -111,6 +111,10 @@ def test_best_size_is_chosen_on_validation_not_test():
     acc = np.array([[0.2, 0.3], [0.7, 0.6], [0.6, 0.6]])
     s = Sweep([1, 8, 64], [0, 1], acc, acc[::-1].copy(), acc, acc, acc, 0.1, 0.1, 0.0, 100, 100)
     assert s.best_size == 8  # the test accuracy alone would pick 1
+    close = np.array([[0.2], [0.70], [0.71]])  # 64 beats 8 by less than one binomial standard error (0.045)
+    assert Sweep([1, 8, 64], [0], close, close, close, close, close, 0.1, 0.1, 0.0, 100, 100).best_size == 8
+    apart = np.array([[0.2], [0.60], [0.71]])  # by more: the larger size is worth it
+    assert Sweep([1, 8, 64], [0], apart, apart, apart, apart, apart, 0.1, 0.1, 0.0, 100, 100).best_size == 64
     assert np.allclose(s.error("val"), acc.std(1, ddof=1) / np.sqrt(2))
     one = Sweep([1, 8], [0], acc[:2, :1], acc[:2, :1], acc[:2, :1], acc[:2, :1], acc[:2, :1], 0.1, 0.1, 0.0, 100, 400)
     assert np.allclose(one.error("test"), np.sqrt(np.array([0.2 * 0.8, 0.7 * 0.3]) / 400))

@@ -1,0 +1,223 @@
+"""Checks for ``08_bae.ipynb``: the classifier penalty, the centre mask, the optimal size, FID.
+
+Each check calls the student's function on seeded random inputs, compares with
+the reference implementation below, and names the typical mistake when it
+recognises one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.linalg import sqrtm
+from torch import Tensor, nn
+
+from course_lib.grading.core import Incorrect, Question
+from course_lib.grading.expect import (
+    call,
+    close,
+    expect_close,
+    expect_dtype,
+    expect_float,
+    expect_shape,
+    expect_tensor,
+)
+
+# ---------------------------------------------------------------- references
+
+
+def reference_classifier_penalty(classifier: nn.Module, x_hat: Tensor, y: Tensor) -> Tensor:
+    """Mean cross-entropy of ``classifier(x_hat)`` (logits) against labels ``y``."""
+    return F.cross_entropy(classifier(x_hat), y)
+
+
+def reference_center_mask(x: Tensor, size: int, fill: float = 1.0) -> tuple[Tensor, Tensor]:
+    """``(x_masked, mask [B, 1, H, W])`` for the centred ``size x size`` square."""
+    b, _, h, w = x.shape
+    i, j = (h - size) // 2, (w - size) // 2
+    mask = torch.zeros(b, 1, h, w, dtype=x.dtype)
+    mask[:, :, i : i + size, j : j + size] = 1
+    return x * (1 - mask) + fill * mask, mask
+
+
+def reference_optimal_latent_size(sizes: Sequence[int], scores: Sequence[float], tol: float = 0.0) -> int:
+    """The smallest size whose score is at least ``max(scores) - tol``."""
+    best = max(scores)
+    return min(s for s, v in zip(sizes, scores) if v >= best - tol)
+
+
+def reference_frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
+    """``||mu1 - mu2||^2 + tr(cov1 + cov2 - 2 (cov1 cov2)^{1/2})`` with scipy's matrix square root."""
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(cov1 + cov2 - 2 * sqrtm(cov1 @ cov2).real))
+
+
+# ---------------------------------------------------------------- classifier_penalty
+
+
+def _classifier(seed: int, dtype: torch.dtype = torch.float64) -> nn.Module:
+    """A small frozen judge: images ``[B, 1, 8, 8]`` -> logits ``[B, 10]``."""
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 10))
+    for p in net.parameters():
+        p.data.mul_(3.0)  # logits of a few units: a confident judge
+    return net.to(dtype).requires_grad_(False)
+
+
+def check_classifier_penalty(classifier_penalty: Callable[[nn.Module, Tensor, Tensor], Tensor]) -> None:
+    """Value, scalar shape, mean reduction, gradient with respect to ``x_hat``."""
+    g = torch.Generator().manual_seed(0)
+    for seed, n in [(0, 12), (1, 5), (2, 1)]:
+        W = _classifier(seed)
+        x_hat = torch.rand(n, 1, 8, 8, generator=g, dtype=torch.float64)
+        y = torch.randint(0, 10, (n,), generator=g)
+        out = expect_tensor(call(classifier_penalty, W, x_hat, y), "classifier_penalty must return a tensor")
+        if out.shape == (n,):
+            raise Incorrect("returned one loss per image [B]: average them to a scalar (the mean)")
+        expect_shape(out, (), "classifier_penalty must return a scalar (0-d tensor)")
+        ref = reference_classifier_penalty(W, x_hat, y)
+        if not close(out, ref):
+            logits = W(x_hat)
+            if close(out, ref * n) and n > 1:
+                raise Incorrect("this is the sum over the batch: take the mean cross-entropy")
+            if close(out, F.cross_entropy(logits.softmax(1), y)):
+                raise Incorrect("the classifier returns logits: do not apply softmax before cross-entropy")
+            if close(out, F.nll_loss(logits, y)):
+                raise Incorrect("nll_loss expects log-probabilities: use F.cross_entropy on the logits")
+            expect_close(out, ref, "wrong value: expected mean_b -log softmax(W(x_hat_b))[y_b]")
+    W = _classifier(3)
+    x_hat = torch.rand(6, 1, 8, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 10, (6,), generator=g)
+    out = classifier_penalty(W, x_hat, y)
+    if not isinstance(out, Tensor) or not out.requires_grad:
+        raise Incorrect("no gradient reaches x_hat: do not detach, call .item() or use torch.no_grad()")
+    (grad,) = torch.autograd.grad(out, x_hat)
+    (ref_grad,) = torch.autograd.grad(reference_classifier_penalty(W, x_hat, y), x_hat)
+    expect_close(grad, ref_grad, "the gradient with respect to x_hat is wrong")
+
+
+# ---------------------------------------------------------------- center_mask
+
+
+def check_center_mask(center_mask: Callable[..., tuple[Tensor, Tensor]]) -> None:
+    """Shapes, where the square is (odd and non-square sizes), fill value, channels, dtype."""
+    g = torch.Generator().manual_seed(1)
+    cases = [((2, 1, 28, 28), 12, 1.0), ((3, 1, 10, 10), 3, 0.0), ((2, 3, 9, 12), 4, 0.5), ((1, 1, 7, 7), 7, -1.0)]
+    for shape, size, fill in cases:
+        x = torch.rand(*shape, generator=g, dtype=torch.float64)
+        args = (x, size) if fill == 1.0 else (x, size, fill)
+        out = call(center_mask, *args)
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise Incorrect("center_mask must return a pair (x_masked, mask)")
+        x_masked, mask = out
+        ref_x, ref_mask = reference_center_mask(x, size, fill)
+        b, c, h, w = shape
+        expect_tensor(mask, "mask must be a tensor")
+        if mask.shape == (b, c, h, w) and c > 1:
+            raise Incorrect(f"mask has shape {list(mask.shape)}: it must be [B, 1, H, W], one mask for all channels")
+        expect_shape(mask, (b, 1, h, w), "mask must have shape [B, 1, H, W]")
+        expect_shape(x_masked, shape, "x_masked must have the shape of x")
+        expect_dtype(x_masked, x.dtype, "x_masked must keep the dtype of x")
+        if close(mask.double(), 1 - ref_mask):
+            raise Incorrect("the mask is inverted: it must be 1 on the square and 0 elsewhere")
+        if not close(mask.double(), ref_mask):
+            if mask.double().sum() == ref_mask.sum():
+                raise Incorrect(
+                    f"the square is in the wrong place for H={h}, W={w}, size={size}: its top-left corner "
+                    "is ((H - size) // 2, (W - size) // 2)"
+                )
+            expect_close(mask.double(), ref_mask, f"the mask must cover exactly a {size} x {size} square")
+        if close(x_masked, x * (1 - ref_mask)) and fill != 0.0:
+            raise Incorrect("the square is zeroed: write the value fill into it")
+        expect_close(x_masked, ref_x, "x_masked must equal x outside the square and fill inside (all channels)")
+
+
+# ---------------------------------------------------------------- optimal_latent_size
+
+
+def check_optimal_latent_size(optimal_latent_size: Callable[..., int]) -> None:
+    """Plain argmax, ties, tolerance, unsorted sizes, NumPy inputs."""
+    sizes, scores = [1, 2, 4, 8, 16, 64, 256], [0.2, 0.4, 0.55, 0.62, 0.66, 0.7, 0.68]
+    got = call(optimal_latent_size, sizes, scores)
+    if got == 5:
+        raise Incorrect("returned the index of the best score: return the size itself (sizes[i])")
+    if got != 64:
+        raise Incorrect(f"with tol=0 the answer is the size of the best score (expected 64, got {got!r})")
+    got = call(optimal_latent_size, sizes, scores, 0.05)
+    if got == 64:
+        raise Incorrect("tol is ignored: any size whose score is >= best - tol qualifies; take the smallest")
+    if got == 256:
+        raise Incorrect("take the *smallest* size within tol of the best, not the largest")
+    if got != 16:
+        raise Incorrect(f"sizes within tol=0.05 of the best 0.7 are 16, 64, 256: expected 16, got {got!r}")
+    if call(optimal_latent_size, [4, 8, 16], [0.5, 0.9, 0.9]) != 8:
+        raise Incorrect("two sizes tie for the best score: return the smaller one")
+    unsorted = call(optimal_latent_size, [64, 2, 16, 8], [0.8, 0.1, 0.78, 0.5], 0.03)
+    if unsorted == 64:
+        raise Incorrect("sizes need not be sorted: return the smallest *size* within tol, not the first one listed")
+    if unsorted != 16:
+        raise Incorrect(f"for sizes [64, 2, 16, 8], scores [0.8, 0.1, 0.78, 0.5], tol 0.03: expected 16, got {unsorted!r}")
+    got = call(optimal_latent_size, np.array([1, 10, 100]), np.array([0.3, 0.6, 0.58]), 0.02)
+    if got != 10:
+        raise Incorrect(f"NumPy arrays as input: expected 10, got {got!r}")
+    if not isinstance(got, (int, np.integer)):
+        raise Incorrect(f"return a size (an int), got {type(got).__name__}")
+
+
+# ---------------------------------------------------------------- frechet_distance
+
+
+def _gaussian(rng: np.random.Generator, d: int) -> tuple[np.ndarray, np.ndarray]:
+    a = rng.normal(size=(d, d))
+    return rng.normal(size=d), a @ a.T / d + 0.1 * np.eye(d)
+
+
+def _diagnose_frechet(got: float, mu1, cov1, mu2, cov2) -> str | None:
+    """Name a typical mistake whose value equals ``got``, or None."""
+    mean_sq, ref = float(((mu1 - mu2) ** 2).sum()), reference_frechet_distance(mu1, cov1, mu2, cov2)
+    variants = {
+        "(cov1 cov2)^{1/2} is a *matrix* square root (scipy.linalg.sqrtm), not the element-wise np.sqrt":
+            [mean_sq + np.trace(cov1 + cov2 - 2 * np.sqrt(np.abs(m))) for m in (cov1 * cov2, cov1 @ cov2)],
+        "the mean term is the *squared* distance ||mu1 - mu2||^2": [ref - mean_sq + mean_sq**0.5],
+        "the mean term ||mu1 - mu2||^2 is missing": [ref - mean_sq],
+    }
+    for hint, values in variants.items():
+        if any(close(got, float(v)) for v in values) and not close(got, ref):
+            return hint
+    return None
+
+
+def _expect_frechet(frechet_distance: Callable[..., float], args: tuple, expected: float, hint: str) -> None:
+    got = expect_float(call(frechet_distance, *args), "return a Python float (e.g. float(...))")
+    if not close(got, expected):
+        raise Incorrect(_diagnose_frechet(got, *args) or f"{hint} (got {got:.4g}, expected {expected:.4g})")
+
+
+def check_frechet_distance(frechet_distance: Callable[..., float]) -> None:
+    """Closed forms (1-D, identical, shifted means, commuting covariances) and random cases."""
+    one = (np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[9.0]]))
+    _expect_frechet(frechet_distance, one, 5.0, "in 1-D the distance is (m1 - m2)^2 + (s1 - s2)^2 = 4 + 1")
+    rng = np.random.default_rng(0)
+    mu, cov = _gaussian(rng, 4)
+    _expect_frechet(frechet_distance, (mu, cov, mu, cov), 0.0, "a Gaussian is at distance 0 from itself")
+    shift = np.array([1.0, -2.0, 0.0, 2.0])
+    _expect_frechet(frechet_distance, (mu, cov, mu + shift, cov), 9.0,
+                    "equal covariances: the distance is ||mu1 - mu2||^2")
+    c1, c2 = np.diag([1.0, 4.0, 9.0]), np.diag([4.0, 1.0, 1.0])  # commute: sqrt(c1 c2) = diag(2, 2, 3)
+    _expect_frechet(frechet_distance, (np.zeros(3), c1, np.zeros(3), c2), 6.0,
+                    "diagonal covariances diag(1, 4, 9), diag(4, 1, 1): expected 14 + 6 - 2 * 7 = 6")
+    for d in (2, 5, 8):
+        (m1, s1), (m2, s2) = _gaussian(rng, d), _gaussian(rng, d)
+        ref = reference_frechet_distance(m1, s1, m2, s2)
+        _expect_frechet(frechet_distance, (m1, s1, m2, s2), ref, f"wrong value for random {d}-D Gaussians")
+        _expect_frechet(frechet_distance, (m2, s2, m1, s1), ref, "the distance must be symmetric")
+
+
+QUESTIONS = [
+    Question("classifier_penalty", 2, check_classifier_penalty),
+    Question("center_mask", 3, check_center_mask),
+    Question("optimal_latent_size", 2, check_optimal_latent_size),
+    Question("frechet_distance", 3, check_frechet_distance),
+]
