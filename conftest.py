@@ -1,8 +1,20 @@
-"""Repository-wide pytest hooks: report how long each notebook took under nbval."""
+"""Repository-wide pytest hooks for nbval: a longer wait for outputs, and each notebook's time."""
 
 from collections import defaultdict
 
+# nbval waits 5 s (hard-coded) for a cell's output messages after the kernel's reply. After a
+# long training cell on a busy 2-core machine the kernel's output thread can lag longer than
+# that, and nbval then fails the cell with "Timeout of 5 seconds exceeded waiting for output".
+OUTPUT_TIMEOUT = 60
+
 _notebook_seconds: dict[str, float] = defaultdict(float)
+
+
+def pytest_collection_modifyitems(items):
+    """Give every nbval cell :data:`OUTPUT_TIMEOUT` seconds to deliver its outputs."""
+    for item in items:
+        if hasattr(item, "output_timeout"):
+            item.output_timeout = OUTPUT_TIMEOUT
 
 
 def pytest_runtest_logreport(report):
