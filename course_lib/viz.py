@@ -452,7 +452,9 @@ def _class_scatter(ax: plt.Axes, z: np.ndarray, labels: Tensor | None, alpha: fl
     ax.legend(markerscale=4, fontsize=7, title="class", title_fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
 
 
-def latent_map(decode, z: Tensor, labels: Tensor | None = None, n: int = 15) -> Figure:
+def latent_map(
+    decode, z: Tensor, labels: Tensor | None = None, n: int = 15, title: str | None = None
+) -> Figure:
     """A 2-D code space twice: the codes of data (left), and what each point of it decodes to (right).
 
     Both panels cover the same box (the central 99% of the codes on each axis), so a
@@ -464,6 +466,7 @@ def latent_map(decode, z: Tensor, labels: Tensor | None = None, n: int = 15) -> 
         z: codes of data ``[N, 2]``.
         labels: class of each code ``[N]`` (colours), or None.
         n: decoded images per axis.
+        title: optional figure title, above both panels.
     """
     zz = z.detach().cpu().numpy()
     if zz.ndim != 2 or zz.shape[1] != 2:
@@ -478,6 +481,8 @@ def latent_map(decode, z: Tensor, labels: Tensor | None = None, n: int = 15) -> 
     ax_z.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="z1", ylabel="z2", title="codes of test digits")
     ax_x.imshow(grid_array(images, nrow=n, padding=0), cmap="gray", extent=(x0, x1, y0, y1), aspect="auto")
     ax_x.set(xlabel="z1", ylabel="z2", title=f"decoded {n}x{n} grid over the same box")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -141,6 +141,8 @@ def test_chapter2_figures():
     assert [a.get_title() for a in fig.axes[:2]] == ["codes of test digits", "decoded 6x6 grid over the same box"]
     grid = fig.axes[1].get_images()[0].get_array()
     assert grid.shape == (6 * 28, 6 * 28) and grid.max() > grid.min()
+    assert fig._suptitle is None
+    assert latent_map(decode, z, y, n=6, title="VAE")._suptitle.get_text() == "VAE"
     fig = latent_point(decode, z, y, [(0.0, 0.0), (1.0, -1.0), (20.0, 0.0)])
     assert len(fig.axes) == 1 + 3  # the code plane plus one image per point
     assert fig.axes[0].get_xlim()[1] >= 20.0  # a point outside the codes' box stays in view
