@@ -1,6 +1,12 @@
 """Repository-wide pytest hooks for nbval: a longer wait for outputs, and each notebook's time."""
 
+import os
 from collections import defaultdict
+
+# No progress bars in test runs (kernels inherit this): nbval reads a kernel's messages only
+# after a cell ends, and a long training cell's bar updates overflow ZeroMQ's queue, which
+# then drops the cell's final status message (nbval: "Timeout ... waiting for output").
+os.environ.setdefault("COURSE_PROGRESS", "0")
 
 # nbval waits 5 s (hard-coded) for a cell's output messages after the kernel's reply. After a
 # long training cell on a busy 2-core machine the kernel's output thread can lag longer than

@@ -131,3 +131,13 @@ def set_threads(n: int | None = None) -> int:
         raise ValueError(f"n (threads) must be >= 1, got {n}")
     torch.set_num_threads(n)
     return n
+
+
+def show_progress() -> bool:
+    """Whether training shows progress bars: ``False`` only when ``COURSE_PROGRESS=0``.
+
+    Test runs turn them off (the repository's ``conftest.py``): nbval reads a kernel's
+    messages only after a cell ends, and the thousands of progress-bar updates of a long
+    training cell overflow the message queue, so the cell's final status message is lost.
+    """
+    return os.environ.get("COURSE_PROGRESS", "1") != "0"

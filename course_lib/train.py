@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from course_lib.profile import get_device
+from course_lib.profile import get_device, show_progress
 
 History = dict[str, list[float]]
 Data = Tensor | Sequence[Tensor]
@@ -71,7 +71,7 @@ def fit(
     device: torch.device | str | None = None,
     weight_decay: float = 0.0,
     val_data: Data | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     on_epoch_end: Callable[[int, nn.Module], None] | None = None,
 ) -> History:
     """Train ``model`` with Adam and return the per-epoch history.
@@ -88,7 +88,8 @@ def fit(
         device: where to train; ``None`` picks CUDA, then MPS, then CPU.
         weight_decay: Adam's L2 coefficient.
         val_data: optional held-out data; its mean losses are logged as ``val_<key>``.
-        progress: show a ``tqdm`` bar per epoch.
+        progress: show a ``tqdm`` bar per epoch; ``None``: unless ``COURSE_PROGRESS=0``
+            (:func:`course_lib.profile.show_progress`).
         on_epoch_end: called as ``on_epoch_end(epoch, model)`` after each epoch
             (e.g. to save sample grids); the model is in eval mode during the call.
 
@@ -120,7 +121,8 @@ def fit(
         start = time.perf_counter()
         perm = torch.randperm(n, generator=order_gen).to(device)
         sums: dict[str, Tensor] = {}
-        bar = tqdm(range(steps), desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
+        show = show_progress() if progress is None else progress
+        bar = tqdm(range(steps), desc=f"epoch {epoch}/{epochs}", leave=False, disable=not show)
         for step in bar:
             idx = perm[step * batch_size : (step + 1) * batch_size]
             batch = tuple(t[idx] for t in tensors)

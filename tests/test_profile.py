@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_lib.profile import PROFILES, get_device, get_profile, seed_everything, set_threads
+from course_lib.profile import PROFILES, get_device, get_profile, seed_everything, set_threads, show_progress
 
 
 def test_env_selects_profile(monkeypatch):
@@ -49,3 +49,12 @@ def test_device_and_threads(monkeypatch):
         torch.set_num_threads(old)
     with pytest.raises(ValueError, match="threads"):
         set_threads(0)
+
+
+def test_progress_bars_are_on_unless_course_progress_is_0(monkeypatch):
+    monkeypatch.delenv("COURSE_PROGRESS", raising=False)
+    assert show_progress()
+    monkeypatch.setenv("COURSE_PROGRESS", "0")
+    assert not show_progress()
+    monkeypatch.setenv("COURSE_PROGRESS", "1")
+    assert show_progress()

@@ -119,3 +119,11 @@ def test_apply_batched_matches_one_shot():
     x = low_rank_data(103)
     with torch.no_grad():
         assert torch.allclose(apply_batched(model.encode, x, batch_size=10), model.encode(x), atol=1e-6)
+
+
+def test_progress_bars_follow_course_progress_unless_asked(monkeypatch, capsys):
+    x = low_rank_data(64)
+    for env, progress, shown in [("1", None, True), ("0", None, False), ("0", True, True), ("1", False, False)]:
+        monkeypatch.setenv("COURSE_PROGRESS", env)
+        fit(tiny_ae(), x, epochs=1, batch_size=16, progress=progress)
+        assert ("epoch 1/1" in capsys.readouterr().err) == shown, (env, progress)

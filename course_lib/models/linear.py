@@ -83,7 +83,7 @@ def fit_tracking_pca(
     schedule: Sequence[tuple[int, float]],
     batch_size: int = 128,
     seed: int = 0,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> History:
     """Train a linear autoencoder on ``x`` and record its gap to PCA after every epoch.
 
@@ -100,7 +100,7 @@ def fit_tracking_pca(
         schedule: ``(epochs, lr)`` pairs, run in order.
         batch_size: minibatch size.
         seed: seed of the first step (step ``i`` uses ``seed + i``).
-        progress: show progress bars.
+        progress: show progress bars (``None``: unless ``COURSE_PROGRESS=0``).
 
     Returns:
         ``fit``'s history (concatenated over the steps) plus, per epoch:
