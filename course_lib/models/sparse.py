@@ -19,9 +19,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from course_lib.data import mnist
 from course_lib.models.autoencoder import Autoencoder, reconstruction_loss
 from course_lib.models.contractive import sigmoid_nets
 from course_lib.nets import IMAGE_SHAPE
+from course_lib.profile import Profile, get_profile
+from course_lib.train import fit
+from course_lib.zoo import load_or_train
 
 PENALTIES = ("l1", "kl")
 
@@ -109,3 +113,36 @@ class SparseAutoencoder(Autoencoder):
         penalty = self.activity_penalty(z)
         return {"loss": rec + self.lam * penalty, "rec": rec, "penalty": penalty,
                 "mean_activation": z.detach().mean()}
+
+
+def trained_sparse(
+    penalty: str, lam: float, rho: float = 0.05, *, hidden: int = 300, epochs: int, lr: float = 1e-2,
+    profile: Profile | None = None, seed: int = 0,
+) -> SparseAutoencoder:
+    """Chapter 5's ``784 -> hidden -> 784`` sparse autoencoder, trained on MNIST once and cached.
+
+    Adam with ``lr`` for ``epochs`` on the profile's training images and batch size.
+
+    Args:
+        penalty: ``"l1"`` or ``"kl"`` (``lam=0``: no penalty).
+        lam: weight of the penalty.
+        rho: target mean activation of the KL penalty.
+        hidden: logistic code units.
+        epochs: passes over the training images.
+        lr: Adam's learning rate.
+        profile: run profile (default: the active one).
+        seed: initial weights and batch order.
+    """
+    profile = profile or get_profile()
+    config = {"H": hidden, "penalty": penalty, "lam": lam, "rho": rho, "n_train": profile.n_train, "epochs": epochs,
+              "batch_size": profile.batch_size, "lr": lr, "seed": seed}
+
+    def build() -> SparseAutoencoder:
+        torch.manual_seed(seed)
+        return SparseAutoencoder.sigmoid(hidden, penalty=penalty, lam=lam, rho=rho)
+
+    def train(model: SparseAutoencoder) -> dict[str, list[float]]:
+        x, _ = mnist("train", n=profile.n_train)
+        return fit(model, x, epochs=epochs, batch_size=profile.batch_size, lr=lr, seed=seed)
+
+    return load_or_train("ch05_sparse", build, train, config=config, profile=profile)[0]
