@@ -1,4 +1,4 @@
-"""Repository-wide pytest hooks for nbval: a longer wait for outputs, and each notebook's time."""
+"""Repository-wide pytest hooks for notebooks: a longer wait for nbval's outputs, and each notebook's time."""
 
 import os
 from collections import defaultdict
@@ -24,10 +24,12 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_runtest_logreport(report):
-    """Add each nbval cell's duration to its notebook's total."""
+    """Add each nbval cell's duration to its notebook's total (and each executed chapter's)."""
     path = report.nodeid.split("::")[0]
     if path.endswith(".ipynb"):
         _notebook_seconds[path] += report.duration
+    elif "::test_chapter_executes" in report.nodeid and report.when == "call":  # [NN_topic.ipynb]
+        _notebook_seconds["book/" + report.nodeid.rsplit("[", 1)[1][:-1]] += report.duration
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -11,13 +11,18 @@ default is ``full`` when CUDA is available and ``standard`` otherwise.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
 import numpy as np
 import torch
+from tqdm import tqdm as tqdm_std
+from tqdm.auto import tqdm as tqdm_auto
 
 T = TypeVar("T")
 
@@ -133,11 +138,67 @@ def set_threads(n: int | None = None) -> int:
     return n
 
 
-def show_progress() -> bool:
-    """Whether training shows progress bars: ``False`` only when ``COURSE_PROGRESS=0``.
+PROGRESS_MODES = ("1", "0", "log")
 
-    Test runs turn them off (the repository's ``conftest.py``): nbval reads a kernel's
-    messages only after a cell ends, and the thousands of progress-bar updates of a long
-    training cell overflow the message queue, so the cell's final status message is lost.
+
+def progress_mode() -> str:
+    """How training reports progress, from ``COURSE_PROGRESS`` (default ``"1"``).
+
+    - ``"1"``: ``tqdm.auto`` bars (widgets in a notebook, text in a terminal).
+    - ``"0"``: no bars. Test runs use it (the repository's ``conftest.py``): nbval reads a
+      kernel's messages only after a cell ends, and the thousands of progress-bar updates
+      of a long training cell overflow the message queue, so the cell's final status
+      message is lost.
+    - ``"log"``: throttled plain-text bars written to the terminal that started the kernel,
+      never to the notebook. ``make book`` uses it: a headless build shows its progress in
+      the build log, sends the executor no message per update, and writes no bar into a page.
+
+    Raises:
+        ValueError: when ``COURSE_PROGRESS`` is set to anything else.
     """
-    return os.environ.get("COURSE_PROGRESS", "1") != "0"
+    mode = os.environ.get("COURSE_PROGRESS", "1")
+    if mode not in PROGRESS_MODES:
+        raise ValueError(f"COURSE_PROGRESS must be one of {PROGRESS_MODES}, got {mode!r}")
+    return mode
+
+
+def show_progress() -> bool:
+    """Whether training reports progress at all: ``False`` only when ``COURSE_PROGRESS=0``."""
+    return progress_mode() != "0"
+
+
+@functools.cache
+def _terminal() -> TextIO:
+    """A text stream to the process's original stderr, bypassing a Jupyter kernel's capture.
+
+    In an IPython kernel ``sys.stderr`` is captured into the notebook; its ``fileno()``
+    is the kernel's copy of the original descriptor (what subprocesses write to), so
+    writing there reaches the terminal of whoever started the kernel and no page.
+    Opened once per process.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = 2
+    return open(os.dup(fd), "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
+
+
+def progress_bar(iterable: Iterable[T], desc: str, enabled: bool | None = None, leave: bool = False) -> Iterable[T]:
+    """Wrap ``iterable`` in a progress bar as :func:`progress_mode` says.
+
+    Args:
+        iterable: what to iterate over (with a ``len`` for a total).
+        desc: the bar's label, e.g. ``"epoch 3/10"``.
+        enabled: ``False`` turns the bar off, ``True`` on; ``None`` follows ``COURSE_PROGRESS``.
+        leave: keep the finished bar on screen.
+
+    Returns:
+        A ``tqdm`` iterator over ``iterable``.
+    """
+    mode = progress_mode()
+    if enabled is False or (enabled is None and mode == "0"):
+        return tqdm_std(iterable, desc=desc, disable=True)
+    if mode == "log":
+        # One line per update at most every 10 s: a log, not an animation.
+        return tqdm_std(iterable, desc=desc, leave=leave, file=_terminal(), mininterval=10.0, ascii=True, ncols=90)
+    return tqdm_auto(iterable, desc=desc, leave=leave)

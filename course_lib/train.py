@@ -18,9 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
-from course_lib.profile import get_device, show_progress
+from course_lib.profile import get_device, progress_bar
 
 History = dict[str, list[float]]
 Data = Tensor | Sequence[Tensor]
@@ -88,8 +87,8 @@ def fit(
         device: where to train; ``None`` picks CUDA, then MPS, then CPU.
         weight_decay: Adam's L2 coefficient.
         val_data: optional held-out data; its mean losses are logged as ``val_<key>``.
-        progress: show a ``tqdm`` bar per epoch; ``None``: unless ``COURSE_PROGRESS=0``
-            (:func:`course_lib.profile.show_progress`).
+        progress: show a ``tqdm`` bar per epoch; ``None``: as ``COURSE_PROGRESS`` says
+            (:func:`course_lib.profile.progress_mode`).
         on_epoch_end: called as ``on_epoch_end(epoch, model)`` after each epoch
             (e.g. to save sample grids); the model is in eval mode during the call.
 
@@ -121,8 +120,7 @@ def fit(
         start = time.perf_counter()
         perm = torch.randperm(n, generator=order_gen).to(device)
         sums: dict[str, Tensor] = {}
-        show = show_progress() if progress is None else progress
-        bar = tqdm(range(steps), desc=f"epoch {epoch}/{epochs}", leave=False, disable=not show)
+        bar = progress_bar(range(steps), desc=f"epoch {epoch}/{epochs}", enabled=progress)
         for step in bar:
             idx = perm[step * batch_size : (step + 1) * batch_size]
             batch = tuple(t[idx] for t in tensors)

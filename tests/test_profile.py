@@ -1,7 +1,16 @@
 import pytest
 import torch
 
-from course_lib.profile import PROFILES, get_device, get_profile, seed_everything, set_threads, show_progress
+from course_lib.profile import (
+    PROFILES,
+    get_device,
+    get_profile,
+    progress_bar,
+    progress_mode,
+    seed_everything,
+    set_threads,
+    show_progress,
+)
 
 
 def test_env_selects_profile(monkeypatch):
@@ -53,8 +62,35 @@ def test_device_and_threads(monkeypatch):
 
 def test_progress_bars_are_on_unless_course_progress_is_0(monkeypatch):
     monkeypatch.delenv("COURSE_PROGRESS", raising=False)
-    assert show_progress()
+    assert show_progress() and progress_mode() == "1"
     monkeypatch.setenv("COURSE_PROGRESS", "0")
     assert not show_progress()
-    monkeypatch.setenv("COURSE_PROGRESS", "1")
+    assert progress_bar(range(3), desc="x").disable
+    monkeypatch.setenv("COURSE_PROGRESS", "log")
     assert show_progress()
+    assert not progress_bar(range(3), desc="x", enabled=None).disable
+    assert progress_bar(range(3), desc="x", enabled=False).disable
+    monkeypatch.setenv("COURSE_PROGRESS", "yes")
+    with pytest.raises(ValueError, match="COURSE_PROGRESS must be one of"):
+        progress_bar(range(3), desc="x")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["log", "1"])
+def test_log_progress_reaches_the_terminal_not_the_notebook(mode, monkeypatch, tmp_path):
+    """`make book` sets COURSE_PROGRESS=log: a bar must not be written into the page."""
+    import nbformat
+
+    from tools.execute_notebook import execute
+
+    monkeypatch.setenv("COURSE_PROGRESS", mode)
+    path = tmp_path / "bar.ipynb"
+    cell = "from course_lib.profile import progress_bar\nfor _ in progress_bar(range(5), desc='epoch 1/1'): pass"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)]), path)
+    run, nb = execute(path, timeout=60)
+    assert run.error is None
+    outputs = nb.cells[0].outputs
+    if mode == "log":
+        assert outputs == []
+    else:  # the control: tqdm.auto draws a widget bar into the notebook
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)

@@ -21,12 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from course_lib.data import gaussian_noise, mnist
 from course_lib.models.autoencoder import reconstruction_loss
 from course_lib.models.denoising import DenoisingAutoencoder
-from course_lib.profile import Profile, get_profile, show_progress
+from course_lib.profile import Profile, get_profile, progress_bar
 from course_lib.train import History, apply_batched, fit
 from course_lib.zoo import load_or_train, mnist_classifier
 
@@ -286,7 +285,7 @@ def sweep(
     shape = (len(sizes), len(seeds))
     out = {k: np.zeros(shape) for k in ("val_accuracy", "test_accuracy", "val_rec", "test_rec", "train_penalty")}
     runs = [(i, j) for i in range(len(sizes)) for j in range(len(seeds))]
-    for i, j in tqdm(runs, desc="sweep", disable=not show_progress()):
+    for i, j in progress_bar(runs, desc="sweep", leave=True):
         nu, seed = sizes[i], seeds[j]
         model, history = trained_bae(nu, epochs=epochs, n_train=n_train, dataset=dataset, lam=lam, sigma=sigma,
                                      seed=seed, profile=profile)
