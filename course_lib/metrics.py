@@ -1,5 +1,9 @@
 """Numbers the book reports: reconstruction error, PSNR, subspaces, kNN on codes.
 
+Also the values that :mod:`course_lib.viz` figures draw but must not compute
+themselves: 2-D embeddings of codes (PCA, t-SNE), images decoded over a grid of
+codes, and a function (e.g. a density) evaluated over a square grid.
+
 Every function here is checked in ``tests/test_metrics.py`` against a closed
 form or an independent implementation (scikit-learn, ``torch.nn.functional``).
 """
@@ -15,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 from sklearn.neighbors import KNeighborsClassifier
 from torch import Tensor
 
@@ -530,3 +536,135 @@ def classifier_score(probs: Tensor) -> float:
     p = probs.double().clamp_min(1e-30)
     p_y = p.mean(0, keepdim=True)  # [1, C]
     return float(torch.exp((p * (p.log() - p_y.log())).sum(1).mean()))
+
+
+# Values for figures: viz draws them, these compute them.
+
+
+def embed_2d(z: Tensor, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """Project codes to two dimensions for a scatter plot.
+
+    Args:
+        z: codes ``[N, ...]`` (flattened to ``[N, D]``).
+        method: ``"none"`` (the codes are already 2-D), ``"pca"`` (the first two
+            principal components) or ``"tsne"`` (t-SNE initialised by PCA, perplexity
+            ``min(30, (N - 1) / 3)``).
+        seed: random state of the fit.
+
+    Returns:
+        The 2-D points ``[N, 2]``, e.g. for ``viz.latent_scatter(..., embedded=True)``.
+    """
+    arr = z.detach().cpu().flatten(1).numpy()
+    if method == "none":
+        if arr.shape[1] != 2:
+            raise ValueError(f"method='none' needs 2-D codes, got {arr.shape[1]}-D")
+        return arr
+    if method == "pca":
+        return PCA(2, random_state=seed).fit_transform(arr)
+    if method == "tsne":
+        return TSNE(2, init="pca", random_state=seed, perplexity=min(30.0, (len(arr) - 1) / 3)).fit_transform(arr)
+    raise ValueError(f"method must be 'none', 'pca' or 'tsne', got {method!r}")
+
+
+def decode_latent_grid(
+    decode: Callable[[Tensor], Tensor],
+    lo: float = -3.0,
+    hi: float = 3.0,
+    n: int = 15,
+    dims: tuple[int, int] = (0, 1),
+    latent_dim: int = 2,
+) -> Tensor:
+    """Decode an ``n x n`` grid of codes spanning ``[lo, hi]^2`` in two latent dims (the others 0).
+
+    Args:
+        decode: maps codes ``[B, latent_dim]`` to images.
+        lo: lower end of both axes.
+        hi: upper end of both axes.
+        n: grid points per axis.
+        dims: which two latent coordinates vary.
+        latent_dim: total code size.
+
+    Returns:
+        ``decode`` of the ``n * n`` codes, in reading order: row ``r`` holds the codes with
+        coordinate ``dims[1]`` at the ``r``-th largest tick (the top row is the largest),
+        column ``c`` those with ``dims[0]`` at the ``c``-th smallest. What
+        ``viz.decoded_grid`` tiles.
+    """
+    ticks = torch.linspace(lo, hi, n)
+    z = torch.zeros(n * n, latent_dim)
+    gy, gx = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")  # top row = largest z2
+    z[:, dims[0]], z[:, dims[1]] = gx.reshape(-1), gy.reshape(-1)
+    with torch.no_grad():
+        return decode(z)
+
+
+def code_box(z: Tensor | np.ndarray, q: float = 0.005) -> tuple[float, float, float, float]:
+    """The box ``(x0, x1, y0, y1)`` around the central ``1 - 2q`` of 2-D codes on each axis.
+
+    Each axis spans its ``q`` to ``1 - q`` quantile, widened by 5 % of that span on
+    both sides, so a few outlying codes do not shrink the rest into a corner.
+
+    Args:
+        z: codes ``[N, 2]``.
+        q: the fraction of codes left out at each end of each axis.
+    """
+    zz = z.detach().cpu().numpy() if isinstance(z, Tensor) else np.asarray(z)
+    if zz.ndim != 2 or zz.shape[1] != 2:
+        raise ValueError(f"z must be [N, 2], got {zz.shape}")
+    lo, hi = np.quantile(zz, q, axis=0), np.quantile(zz, 1 - q, axis=0)
+    pad = 0.05 * (hi - lo)
+    return lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]
+
+
+def decode_code_box(decode: Callable[[Tensor], Tensor], z: Tensor, n: int = 15) -> Tensor:
+    """Decode an ``n x n`` grid of 2-D codes over :func:`code_box` of the codes ``z``.
+
+    Args:
+        decode: maps codes ``[B, 2]`` to images.
+        z: codes of data ``[N, 2]``; only their box is used.
+        n: grid points per axis.
+
+    Returns:
+        ``decode`` of the ``n * n`` grid codes in reading order (top row: largest ``z2``;
+        left column: smallest ``z1``), the images ``viz.latent_map`` draws.
+    """
+    x0, x1, y0, y1 = code_box(z)
+    gx, gy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y1, y0, n))  # top row = largest z2
+    grid = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)
+    with torch.no_grad():
+        return decode(grid)
+
+
+def decode_points(decode: Callable[[Tensor], Tensor], points: Sequence[tuple[float, float]]) -> Tensor:
+    """Decode a few codes given as tuples, e.g. ``[(0.0, 1.5), (-1.0, 0.0)]``.
+
+    Args:
+        decode: maps codes ``[B, 2]`` to images.
+        points: the codes.
+
+    Returns:
+        One image per point, ``decode(torch.tensor(points))`` without gradients.
+    """
+    with torch.no_grad():
+        return decode(torch.tensor(points, dtype=torch.float32))
+
+
+def density_grid(fn: Callable[[Tensor], Tensor], lo: float, hi: float, n: int) -> tuple[Tensor, Tensor]:
+    """Evaluate a function of 2-D points (e.g. a density or a log-density) on a square grid.
+
+    Args:
+        fn: maps points ``[M, 2]`` to values ``[M]``; called once, without gradients.
+        lo: lower end of both axes.
+        hi: upper end of both axes.
+        n: grid points per axis.
+
+    Returns:
+        ``(ticks, values)``: ``ticks`` ``[n]`` spans ``[lo, hi]`` and ``values`` ``[n, n]``
+        holds ``fn`` at ``(ticks[j], ticks[i])`` in row ``i``, column ``j`` (rows go up the
+        second coordinate), the layout ``contourf`` and the ``viz`` density backgrounds draw.
+    """
+    ticks = torch.linspace(lo, hi, n)
+    gy, gx = torch.meshgrid(ticks, ticks, indexing="ij")
+    with torch.no_grad():
+        values = fn(torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)).reshape(n, n)
+    return ticks, values

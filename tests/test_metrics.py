@@ -429,3 +429,100 @@ def test_classifier_score_closed_forms():
     p = torch.softmax(torch.randn(40, 5) * 2, dim=1).double()
     ref = math.exp(entropy(p.mean(0).numpy()) - entropy(p.numpy(), axis=1).mean())
     assert classifier_score(p) == pytest.approx(ref, rel=1e-6)
+
+
+def test_embed_2d_methods():
+    from course_lib.metrics import embed_2d
+
+    z = torch.randn(40, 6)
+    assert embed_2d(z, "pca").shape == (40, 2)
+    assert embed_2d(z, "tsne").shape == (40, 2)
+    assert embed_2d(z[:, :2], "none").shape == (40, 2)
+    with pytest.raises(ValueError, match="method"):
+        embed_2d(z, "umap")
+
+
+def test_embed_2d_pca_is_the_projection_on_the_top_two_components_and_tsne_is_seeded():
+    from course_lib.metrics import embed_2d
+
+    z = torch.randn(60, 3, 2) * torch.tensor([3.0, 1.0]) + 5.0  # flattened to [60, 6]
+    flat = z.flatten(1).double()
+    centred = flat - flat.mean(0)
+    _, vecs = torch.linalg.eigh(centred.T @ centred)
+    ref = (centred @ vecs[:, [-1, -2]]).numpy()  # top two eigenvectors
+    xy = embed_2d(z, "pca")
+    np.testing.assert_allclose(np.abs(xy), np.abs(ref), rtol=1e-4, atol=1e-4)  # a component's sign is arbitrary
+    np.testing.assert_array_equal(embed_2d(z[:, 0], "none"), z[:, 0].numpy())  # already 2-D: as it is
+    np.testing.assert_array_equal(embed_2d(z, "tsne", seed=1), embed_2d(z, "tsne", seed=1))
+    with pytest.raises(ValueError, match="2-D codes"):
+        embed_2d(z, "none")
+
+
+def test_decode_latent_grid_decodes_codes_in_reading_order():
+    from course_lib.metrics import decode_latent_grid
+
+    seen = []
+
+    def decode(z):
+        seen.append(z)
+        return z.sum(1, keepdim=True).expand(-1, 4) * torch.ones(1, requires_grad=True)
+
+    images = decode_latent_grid(decode, lo=-1.0, hi=2.0, n=4, dims=(2, 0), latent_dim=3)
+    (z,) = seen
+    assert z.shape == (16, 3) and images.shape == (16, 4) and not images.requires_grad
+    grid = z.view(4, 4, 3)
+    assert (grid[..., 1] == 0).all()  # the third dim stays 0
+    assert grid[0, :, 2].tolist() == [-1.0, 0.0, 1.0, 2.0]  # columns: dims[0] rises left to right
+    assert grid[:, 0, 0].tolist() == [2.0, 1.0, 0.0, -1.0]  # rows: dims[1] falls top to bottom
+    assert (grid[:, :, 0] == grid[:, :1, 0]).all() and (grid[:, :, 2] == grid[:1, :, 2]).all()
+
+
+def test_code_box_covers_the_central_quantiles_with_a_margin():
+    from course_lib.metrics import code_box
+
+    z = torch.stack([torch.arange(201.0), -2 * torch.arange(201.0)], dim=1)
+    x0, x1, y0, y1 = code_box(z, q=0.005)
+    # quantiles 1 and 199 on x, spread 198, 5 % margin each side; y is x scaled by -2
+    assert (x0, x1) == pytest.approx((1 - 9.9, 199 + 9.9))
+    assert (y0, y1) == pytest.approx((-398 - 19.8, -2 + 19.8))
+    assert code_box(z.numpy()) == pytest.approx((x0, x1, y0, y1))
+    with pytest.raises(ValueError, match=r"\[N, 2\]"):
+        code_box(torch.zeros(5, 3))
+
+
+def test_decode_code_box_spans_the_box_from_top_left():
+    from course_lib.metrics import code_box, decode_code_box
+
+    z = torch.randn(300, 2) * torch.tensor([1.0, 3.0])
+    seen = []
+    images = decode_code_box(lambda c: seen.append(c) or c * 2, z, n=5)
+    (codes,) = seen
+    x0, x1, y0, y1 = code_box(z)
+    assert codes.shape == (25, 2) and codes.dtype == torch.float32
+    torch.testing.assert_close(codes[0], torch.tensor([x0, y1], dtype=torch.float32))  # top left: largest z2
+    torch.testing.assert_close(codes[-1], torch.tensor([x1, y0], dtype=torch.float32))
+    torch.testing.assert_close(images, 2 * codes)
+
+
+def test_decode_points_decodes_tuples_without_gradients():
+    from course_lib.metrics import decode_points
+
+    w = torch.ones(2, 3, requires_grad=True)
+    out = decode_points(lambda c: c @ w, [(1.0, 2.0), (0.0, -1.0)])
+    assert out.tolist() == [[3.0] * 3, [-1.0] * 3] and not out.requires_grad
+
+
+def test_density_grid_rows_follow_the_second_coordinate():
+    from course_lib.metrics import density_grid
+
+    calls = []
+
+    def fn(p):
+        calls.append(p.shape)
+        return p[:, 0] - 10 * p[:, 1]
+
+    ticks, values = density_grid(fn, -1.0, 2.0, 4)
+    assert calls == [(16, 2)]  # evaluated once, on every grid point
+    assert ticks.tolist() == [-1.0, 0.0, 1.0, 2.0] and values.shape == (4, 4)
+    expected = ticks[None, :] - 10 * ticks[:, None]  # values[i, j] = fn(ticks[j], ticks[i])
+    torch.testing.assert_close(values, expected)

@@ -1,7 +1,7 @@
 """Checks for ``03_denoising.ipynb``: the two corruptions and the DAE's score estimate.
 
 The references are the library's own functions (``course_lib.data.gaussian_noise``,
-``dropout_noise`` and ``course_lib.score.score_estimate``). The corruptions are
+``dropout_noise`` and ``course_lib.models.denoising.score_estimate``). The corruptions are
 random, so their checks look at behaviour: the generator
 is used (same seed, same noise), the noise is additive, independent of ``x``
 and Gaussian with the right spread (Gaussian), or each entry is dropped with
@@ -18,7 +18,7 @@ from torch import Tensor
 
 from course_lib.grading.core import Incorrect, Question
 from course_lib.grading.expect import call, close, expect_close, expect_dtype, expect_shape, expect_tensor
-from course_lib.score import score_estimate as reference_score_estimate  # (r(x) - x) / sigma^2
+from course_lib.models.denoising import score_estimate as reference_score_estimate  # (r(x) - x) / sigma^2
 
 N = 100_000  # entries for the statistical checks: the standard error of a rate is <= 0.0016
 

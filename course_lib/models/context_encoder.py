@@ -14,16 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.data import mnist, square_mask
-from course_lib.metrics import psnr
+from course_lib.corruption import square_mask
 from course_lib.models.autoencoder import Autoencoder
-from course_lib.profile import Profile, get_profile
-from course_lib.train import History, apply_batched, fit
-from course_lib.zoo import load_or_train
 
 
 class ContextEncoder(Autoencoder):
@@ -65,35 +60,3 @@ class ContextEncoder(Autoencoder):
         rec = (m * per_pixel).flatten(1).sum(1).mean()
         return {"loss": rec, "rec": rec}
 
-
-def hole(x: Tensor, size: int) -> Tensor:
-    """The centred ``size x size`` crop ``[B, C, size, size]`` of images ``[B, C, H, W]``."""
-    h, w = x.shape[-2:]
-    i, j = (h - size) // 2, (w - size) // 2
-    return x[..., i : i + size, j : j + size]
-
-
-@torch.no_grad()
-def inpainting_scores(model: ContextEncoder, x: Tensor) -> dict[str, float]:
-    """``{"l1", "psnr"}`` on the hole: mean absolute error per pixel, mean PSNR (dB) per image."""
-    x_hat = hole(apply_batched(model.inpaint, x), model.size)
-    target = hole(x, model.size)
-    return {"l1": float((x_hat - target).abs().mean()), "psnr": float(psnr(x_hat, target).clamp(max=100).mean())}
-
-
-def trained_context_encoder(
-    latent_dim: int, *, epochs: int, n_train: int, size: int = 12, seed: int = 0, profile: Profile | None = None
-) -> tuple[ContextEncoder, History]:
-    """A :class:`ContextEncoder` on MNIST (Adam, lr 1e-3, batch 128), cached by the zoo."""
-    config = {"arch": "mlp512-256", "latent_dim": latent_dim, "size": size, "fill": 1.0, "epochs": epochs,
-              "n_train": n_train, "lr": 1e-3, "batch_size": 128, "seed": seed}
-
-    def build() -> ContextEncoder:
-        torch.manual_seed(seed)
-        return ContextEncoder.mlp(latent_dim, size=size)
-
-    def train(model: ContextEncoder) -> History:
-        x, _ = mnist("train", n=n_train)
-        return fit(model, x, epochs=epochs, batch_size=128, lr=1e-3, seed=seed, progress=False)
-
-    return load_or_train("ch08_context_encoder", build, train, config=config, profile=profile or get_profile())

@@ -19,14 +19,12 @@ in (Rifai et al., 2011). The penalty is computed four ways (``method``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor, nn
 from torch.func import jacrev, vjp, vmap
 
 from course_lib.models.autoencoder import Autoencoder, reconstruction_loss
-from course_lib.nets import IMAGE_SHAPE, mlp_decoder, mlp_encoder
+from course_lib.models.shared import sigmoid_nets as sigmoid_nets  # the family's nets (Chapter 4)
 
 METHODS = ("exact", "vjp", "jacrev", "hutchinson")
 # d sigma(a) / da written with the activation's *output* y = sigma(a).
@@ -35,21 +33,6 @@ _DERIVATIVES = {
     nn.Tanh: lambda y: 1 - y**2,
     nn.ReLU: lambda y: (y > 0).to(y.dtype),
 }
-
-
-def sigmoid_nets(
-    latent_dim: int = 256,
-    hidden: Sequence[int] = (),
-    input_shape: int | Sequence[int] = IMAGE_SHAPE,
-    activation: type[nn.Module] = nn.Sigmoid,
-) -> tuple[nn.Sequential, nn.Sequential]:
-    """Encoder with a logistic code ``h = sigmoid(...)`` in [0, 1]^H and its mirror decoder.
-
-    With ``hidden=()`` the encoder is one layer, ``h = sigmoid(W x + b)`` with ``W``
-    ``[H, D]`` (Rifai et al.'s CAE); the decoder returns logits.
-    """
-    encoder = nn.Sequential(*mlp_encoder(input_shape, hidden, latent_dim, activation), nn.Sigmoid())
-    return encoder, mlp_decoder(latent_dim, list(hidden)[::-1], input_shape, activation)
 
 
 def sigmoid_contractive_penalty(W: Tensor, h: Tensor) -> Tensor:  # noqa: N803 (the math's name)

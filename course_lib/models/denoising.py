@@ -8,14 +8,17 @@ The only change from :class:`~course_lib.models.autoencoder.Autoencoder` is the
 first line, inside :meth:`DenoisingAutoencoder.loss`. With Gaussian corruption
 ``N(x, sigma^2 I)`` and squared error, the best reconstruction is
 ``r(x_tilde) = E[x | x_tilde]``, and ``r(x) - x`` estimates
-``sigma^2 * grad log p(x)`` (Alain & Bengio, 2014): see :mod:`course_lib.score`.
+``sigma^2 * grad log p(x)`` (Alain & Bengio, 2014): :func:`score_estimate`, and Chapter 3's
+:mod:`course_lib.chapters.ch03_denoising`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import Tensor, nn
 
-from course_lib.data import dropout_noise, gaussian_noise
+from course_lib.corruption import dropout_noise, gaussian_noise
 from course_lib.models.autoencoder import Autoencoder, reconstruction_loss
 
 CORRUPTIONS = ("gaussian", "dropout")
@@ -85,3 +88,16 @@ class DenoisingAutoencoder(Autoencoder):
         x_tilde = self.corrupt(x)
         rec = reconstruction_loss(self.decode_logits(self.encode(x_tilde)), x, self.recon).mean()
         return {"loss": rec, "rec": rec}
+
+
+def score_estimate(reconstruct: Callable[[Tensor], Tensor], x: Tensor, sigma: float) -> Tensor:
+    """The DAE's estimate of ``grad log p(x)``: ``(r(x) - x) / sigma^2``.
+
+    Args:
+        reconstruct: ``r``, maps ``[B, D] -> [B, D]``.
+        x: points ``[B, D]``.
+        sigma: the standard deviation of the Gaussian corruption ``r`` was trained with.
+    """
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    return (reconstruct(x) - x) / sigma**2

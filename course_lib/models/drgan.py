@@ -18,13 +18,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from course_lib.data import mnist
-from course_lib.models.aae import discriminator_loss, generator_loss
 from course_lib.models.autoencoder import Autoencoder, reconstruction_loss
+from course_lib.models.shared import discriminator_loss, generator_loss
 from course_lib.nets import mlp
-from course_lib.profile import Profile, get_profile
-from course_lib.train import History, fit
-from course_lib.zoo import load_or_train
 
 
 class DistanceRegularizedGAN(Autoencoder):
@@ -88,21 +84,3 @@ class DistanceRegularizedGAN(Autoencoder):
             return {"loss": adv + self.lam * rec, "adv": adv, "rec": rec}
         raise ValueError(f"phase must be one of {self.phases}, got {phase!r}")
 
-
-def trained_drgan(
-    latent_dim: int, *, epochs: int, n_train: int, lam: float = 0.05, seed: int = 0, profile: Profile | None = None
-) -> tuple[DistanceRegularizedGAN, History]:
-    """A :class:`DistanceRegularizedGAN` on MNIST (Adam, lr 2e-4 both phases, batch 128), cached by the zoo."""
-    lr = {"disc": 2e-4, "gen": 2e-4}
-    config = {"arch": "mlp512-256", "latent_dim": latent_dim, "lam": lam, "epochs": epochs, "n_train": n_train,
-              "lr": lr, "batch_size": 128, "seed": seed}
-
-    def build() -> DistanceRegularizedGAN:
-        torch.manual_seed(seed)
-        return DistanceRegularizedGAN.mlp(latent_dim, lam=lam)
-
-    def train(model: DistanceRegularizedGAN) -> History:
-        x, _ = mnist("train", n=n_train)
-        return fit(model, x, epochs=epochs, batch_size=128, lr=lr, seed=seed, progress=False)
-
-    return load_or_train("ch08_drgan", build, train, config=config, profile=profile or get_profile())

@@ -19,14 +19,10 @@ are not the principal components; PCA of the reconstructions recovers those.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import Tensor, nn
 
-from course_lib.metrics import PCAFit, mse_per_sample, subspace_distance
 from course_lib.models.autoencoder import Autoencoder
-from course_lib.train import History, apply_batched, fit
 
 
 class LinearAutoencoder(Autoencoder):
@@ -73,63 +69,3 @@ class LinearAutoencoder(Autoencoder):
     def decode(self, z: Tensor) -> Tensor:
         """The same as :meth:`decode_logits`: squared error needs no output activation."""
         return self.decode_logits(z)
-
-
-def fit_tracking_pca(
-    model: LinearAutoencoder,
-    x: Tensor,
-    reference: PCAFit,
-    *,
-    schedule: Sequence[tuple[int, float]],
-    batch_size: int = 128,
-    seed: int = 0,
-    progress: bool | None = None,
-) -> History:
-    """Train a linear autoencoder on ``x`` and record its gap to PCA after every epoch.
-
-    Calls :func:`course_lib.train.fit` once per ``(epochs, lr)`` step of
-    ``schedule``, with a fresh Adam each time, so ``[(4, 1e-2), (3, 1e-3)]`` is
-    a step decay: fast progress first, then a smaller step that lowers the noise
-    floor of minibatch updates.
-
-    Args:
-        model: a :class:`~course_lib.models.linear.LinearAutoencoder` with ``L``
-            latent units.
-        x: training data ``[N, D]``.
-        reference: PCA of ``x`` with ``L`` components (e.g. ``pca(x, L)``).
-        schedule: ``(epochs, lr)`` pairs, run in order.
-        batch_size: minibatch size.
-        seed: seed of the first step (step ``i`` uses ``seed + i``).
-        progress: show progress bars (``None``: unless ``COURSE_PROGRESS=0``).
-
-    Returns:
-        ``fit``'s history (concatenated over the steps) plus, per epoch:
-        ``"subspace_distance"`` between the column space of ``W2`` and the
-        principal subspace; ``"error"``, the mean of ``||x - x_hat||^2`` over all
-        of ``x``; ``"excess"``, ``error / pca_error - 1``; and ``"lr"``.
-    """
-    L = model.W2.shape[1]
-    if reference.components.shape != model.W2.shape:
-        raise ValueError(
-            f"reference must have {L} components in D={model.W2.shape[0]}, "
-            f"got components {tuple(reference.components.shape)}"
-        )
-    pca_error = float(mse_per_sample(reference.reconstruct(x), x).mean())
-    history: History = {}
-
-    def record(_: int, m: LinearAutoencoder) -> None:
-        xd = x.to(m.W2.device)  # fit may have moved the model to a GPU
-        error = float(mse_per_sample(apply_batched(m, xd), xd).mean())
-        history.setdefault("subspace_distance", []).append(subspace_distance(m.W2.detach().cpu(), reference.components))
-        history.setdefault("error", []).append(error)
-        history.setdefault("excess", []).append(error / pca_error - 1)
-
-    for i, (epochs, lr) in enumerate(schedule):
-        step = fit(
-            model, x, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed + i,
-            progress=progress, on_epoch_end=record,
-        )
-        for key, values in step.items():
-            history.setdefault(key, []).extend(values)
-        history.setdefault("lr", []).extend([lr] * epochs)
-    return history

@@ -8,7 +8,8 @@
 
 Both make most units quiet for any one input, so each input is described by a
 few active units (Ng, 2011). The KL penalty sets a target mean activation
-``rho`` per unit; L1 pushes every activation towards 0.
+``rho`` per unit; L1 pushes every activation towards 0. Chapter 5's trained models
+are in :mod:`course_lib.chapters.ch05_sparse`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from course_lib.data import mnist
 from course_lib.models.autoencoder import Autoencoder, reconstruction_loss
-from course_lib.models.contractive import sigmoid_nets
+from course_lib.models.shared import sigmoid_nets
 from course_lib.nets import IMAGE_SHAPE
-from course_lib.profile import Profile, get_profile
-from course_lib.train import fit
-from course_lib.zoo import load_or_train
 
 PENALTIES = ("l1", "kl")
 
@@ -114,35 +111,3 @@ class SparseAutoencoder(Autoencoder):
         return {"loss": rec + self.lam * penalty, "rec": rec, "penalty": penalty,
                 "mean_activation": z.detach().mean()}
 
-
-def trained_sparse(
-    penalty: str, lam: float, rho: float = 0.05, *, hidden: int = 300, epochs: int, lr: float = 1e-2,
-    profile: Profile | None = None, seed: int = 0,
-) -> SparseAutoencoder:
-    """Chapter 5's ``784 -> hidden -> 784`` sparse autoencoder, trained on MNIST once and cached.
-
-    Adam with ``lr`` for ``epochs`` on the profile's training images and batch size.
-
-    Args:
-        penalty: ``"l1"`` or ``"kl"`` (``lam=0``: no penalty).
-        lam: weight of the penalty.
-        rho: target mean activation of the KL penalty.
-        hidden: logistic code units.
-        epochs: passes over the training images.
-        lr: Adam's learning rate.
-        profile: run profile (default: the active one).
-        seed: initial weights and batch order.
-    """
-    profile = profile or get_profile()
-    config = {"H": hidden, "penalty": penalty, "lam": lam, "rho": rho, "n_train": profile.n_train, "epochs": epochs,
-              "batch_size": profile.batch_size, "lr": lr, "seed": seed}
-
-    def build() -> SparseAutoencoder:
-        torch.manual_seed(seed)
-        return SparseAutoencoder.sigmoid(hidden, penalty=penalty, lam=lam, rho=rho)
-
-    def train(model: SparseAutoencoder) -> dict[str, list[float]]:
-        x, _ = mnist("train", n=profile.n_train)
-        return fit(model, x, epochs=epochs, batch_size=profile.batch_size, lr=lr, seed=seed)
-
-    return load_or_train("ch05_sparse", build, train, config=config, profile=profile)[0]

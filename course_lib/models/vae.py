@@ -8,40 +8,25 @@
 Compared with the plain :class:`~course_lib.models.autoencoder.Autoencoder`, the
 encoder outputs two vectors instead of one, the code is sampled, and the KL term is
 added: that is all this file adds. Numbers are in nats per image (sums over pixels
-and latent units, means over the batch).
+and latent units, means over the batch). :func:`reparameterize` lives in
+:mod:`course_lib.models.shared` (the AAE uses it too) and is importable from here;
+Chapter 6's trained models are in :mod:`course_lib.chapters.ch06_vae`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.distributions import Normal
 
-from course_lib.data import mnist
 from course_lib.models.autoencoder import Autoencoder, reconstruction_loss
+from course_lib.models.shared import reparameterize
 from course_lib.nets import mlp_decoder, mlp_encoder
-from course_lib.profile import Profile, get_profile
-from course_lib.train import History, fit
-from course_lib.zoo import load_or_train
 
 LIKELIHOODS = {"bernoulli": "bce", "gaussian": "mse"}
-
-
-def reparameterize(mu: Tensor, logvar: Tensor, eps: Tensor | None = None) -> Tensor:
-    """``z = mu + exp(logvar / 2) * eps``, differentiable in ``mu`` and ``logvar``.
-
-    Args:
-        mu: posterior means ``[B, K]``.
-        logvar: posterior log-variances ``[B, K]``.
-        eps: standard normal noise shaped like ``mu``; drawn when ``None``.
-    """
-    if eps is None:
-        eps = torch.randn_like(mu)
-    return mu + torch.exp(0.5 * logvar) * eps
 
 
 def kl_normal(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -183,68 +168,3 @@ class VAE(Autoencoder):
         z = torch.randn(n, self.latent_dim, generator=generator).to(device)
         return self.decode(z)
 
-
-# ---------------------------------------------------------------- cached models for the book
-
-
-def train_binarized_mnist(model: nn.Module, profile: Profile, epochs: int, seed: int = 0) -> History:
-    """Train ``model`` with :func:`~course_lib.train.fit` on one dynamic binarization of MNIST.
-
-    The first ``profile.n_train`` training images, each pixel drawn once as
-    Bernoulli(intensity) (seeded), batch size ``profile.batch_size``, Adam with lr 1e-3.
-    """
-    torch.manual_seed(seed)
-    x, _ = mnist("train", n=profile.n_train, binarize="dynamic")
-    return fit(model, x, epochs=epochs, batch_size=profile.batch_size, lr=1e-3, seed=seed)
-
-
-def vae_epochs(profile: Profile) -> int:
-    """Epochs of the chapter's models: a VAE needs more than a plain AE before its samples look like digits."""
-    return profile.pick(smoke=15, standard=10, full=100)
-
-
-def _cached(
-    name: str, build: Callable[[], nn.Module], profile: Profile | None, seed: int, epochs: int | None, **config: Any
-) -> tuple[Any, History]:
-    profile = profile or get_profile()
-    epochs = epochs or vae_epochs(profile)
-    config = {"arch": "mlp512-256", **config, "epochs": epochs, "n_train": profile.n_train,
-              "batch_size": profile.batch_size, "lr": 1e-3, "seed": seed}
-
-    def seeded_build() -> nn.Module:
-        torch.manual_seed(seed)
-        return build()
-
-    def train(model: nn.Module) -> History:
-        return train_binarized_mnist(model, profile, epochs, seed)
-
-    return load_or_train(name, seeded_build, train, config=config, profile=profile)
-
-
-def trained_vae(
-    latent_dim: int = 20, profile: Profile | None = None, beta: float = 1.0, seed: int = 0,
-    epochs: int | None = None,
-) -> tuple[VAE, History]:
-    """The course's MLP VAE (784-512-256-K, Bernoulli) trained on binarized MNIST, cached by the zoo.
-
-    Args:
-        latent_dim: ``K``.
-        profile: run profile (default: the active one): training images and batch size.
-        beta: KL weight (1: the plain VAE).
-        seed: initialization, binarization and batch-order seed.
-        epochs: training epochs (default: :func:`vae_epochs` of the profile).
-
-    Returns:
-        ``(model, history)``, the model in eval mode on the CPU (``model.sample(n)`` decodes
-        prior draws); history has ``loss``, ``rec``, ``kl`` and ``time`` per epoch.
-    """
-    return _cached("ch06_vae", lambda: VAE.mlp(latent_dim=latent_dim, beta=beta), profile, seed, epochs,
-                   latent_dim=latent_dim, beta=beta)
-
-
-def trained_autoencoder(
-    latent_dim: int = 20, profile: Profile | None = None, seed: int = 0, epochs: int | None = None
-) -> tuple[Autoencoder, History]:
-    """A plain ``Autoencoder.mlp`` with the VAE's architecture, data and training: the comparison."""
-    return _cached("ch06_ae", lambda: Autoencoder.mlp(latent_dim=latent_dim), profile, seed, epochs,
-                   latent_dim=latent_dim)

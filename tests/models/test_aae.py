@@ -11,11 +11,8 @@ from course_lib.models.aae import (
     generator_loss,
     make_prior,
     mixture_prior,
-    moment_match,
-    trained_aae,
 )
 from course_lib.models.autoencoder import reconstruction_loss
-from course_lib.profile import Profile
 
 
 def test_discriminator_loss_is_the_bce_of_real_1_fake_0_and_stable():
@@ -127,19 +124,6 @@ def test_disc_phase_reports_probabilities():
     assert 0 < out["p_real"] < 1 and 0 < out["p_fake"] < 1
 
 
-def test_moment_match_gives_the_reference_mean_and_covariance():
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(500, 2, generator=g) @ torch.tensor([[3.0, 1.0], [0.0, 0.2]]) + 7
-    ref = torch.randn(800, 2, generator=g) * 5 - 1
-    out = moment_match(z, ref)
-    assert torch.allclose(out.mean(0), ref.mean(0), atol=1e-4)
-    assert torch.allclose(out.T.cov(correction=0), ref.T.cov(correction=0), atol=1e-3)
-    # an affine map of z (least squares on [z, 1] fits it exactly): the shape is kept, only moments change
-    design = torch.cat([z, torch.ones(len(z), 1)], dim=1).double()
-    coef = torch.linalg.lstsq(design, out.double()).solution
-    assert torch.allclose(design @ coef, out.double(), atol=1e-3)
-
-
 def test_adversarial_training_moves_the_codes_to_the_prior():
     """A plain AE's 1-D codes have an arbitrary scale; the AAE's match N(0, 5^2)."""
     from course_lib.train import fit
@@ -154,15 +138,3 @@ def test_adversarial_training_moves_the_codes_to_the_prior():
         z = model.sample_code(x)
     assert before < 2.0
     assert 3.5 < z.std().item() < 6.5 and abs(z.mean().item()) < 1.5
-
-
-def test_trained_aae_is_cached_with_snapshots():
-    tiny = Profile("smoke", n_train=200, n_val=100, n_test=100, epochs=1, batch_size=100)
-    model, hist = trained_aae(latent_dim=2, prior="mixture", hidden=(32,), profile=tiny)
-    epochs = len(hist["loss_rec"])
-    assert {"loss_rec", "loss_disc", "loss_gen", "p_real", "p_fake", "time"} <= set(hist)
-    assert len(hist["snapshots"]) == epochs + 1 and hist["snapshots"][0].shape == (2000, 2)
-    again, _ = trained_aae(latent_dim=2, prior="mixture", hidden=(32,), profile=tiny)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
-    samples = model.sample(3)
-    assert samples.shape == (3, 1, 28, 28) and 0 <= samples.min() and samples.max() <= 1

@@ -1,18 +1,8 @@
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.models.bae import (
-    BenignAutoencoder,
-    Sweep,
-    accuracy,
-    classifier_penalty,
-    fashion_mnist,
-    noisy,
-    score,
-    sweep,
-)
+from course_lib.models.bae import BenignAutoencoder, classifier_penalty
 from course_lib.models.classifier import MnistClassifier
 from course_lib.models.denoising import DenoisingAutoencoder
 
@@ -86,59 +76,6 @@ def test_penalty_gradient_pulls_reconstructions_towards_the_label():
         bae.loss(x, y)["loss"].backward()
         opt.step()
     assert classifier_penalty(W, bae(x), y).item() < 0.5 * before
-
-
-def test_noisy_is_fixed_by_its_seed():
-    x = torch.zeros(2000, 10)
-    a, b, c = noisy(x, 2.0, seed=3), noisy(x, 2.0, seed=3), noisy(x, 2.0, seed=4)
-    assert torch.equal(a, b) and not torch.equal(a, c)
-    assert a.mean().item() == pytest.approx(0.0, abs=0.06) and a.std().item() == pytest.approx(2.0, rel=0.02)
-
-
-def test_accuracy_and_score_against_hand_counts(W):
-    x, y = batch(50)
-    pred = W(x).argmax(1)
-    assert accuracy(W, x, y) == pytest.approx((pred == y).float().mean().item())
-    assert accuracy(W, x, pred) == 1.0
-    bae = BenignAutoencoder.mlp(W, latent_dim=3, hidden=[16], sigma=0.5).eval()
-    s = score(bae, x, y, sigma=0.5, seed=7)
-    x_hat = bae(noisy(x, 0.5, 7))
-    assert s["accuracy"] == pytest.approx((W(x_hat).argmax(1) == y).float().mean().item())
-    assert s["rec"] == pytest.approx(F.binary_cross_entropy(x_hat, x, reduction="sum").item() / 50, rel=1e-4)
-
-
-def test_best_size_is_chosen_on_validation_not_test():
-    acc = np.array([[0.2, 0.3], [0.7, 0.6], [0.6, 0.6]])
-    s = Sweep([1, 8, 64], [0, 1], acc, acc[::-1].copy(), acc, acc, acc, 0.1, 0.1, 0.0, 100, 100)
-    assert s.best_size == 8  # the test accuracy alone would pick 1
-    close = np.array([[0.2], [0.70], [0.71]])  # 64 beats 8 by less than one binomial standard error (0.045)
-    assert Sweep([1, 8, 64], [0], close, close, close, close, close, 0.1, 0.1, 0.0, 100, 100).best_size == 8
-    apart = np.array([[0.2], [0.60], [0.71]])  # by more: the larger size is worth it
-    assert Sweep([1, 8, 64], [0], apart, apart, apart, apart, apart, 0.1, 0.1, 0.0, 100, 100).best_size == 64
-    assert np.allclose(s.error("val"), acc.std(1, ddof=1) / np.sqrt(2))
-    one = Sweep([1, 8], [0], acc[:2, :1], acc[:2, :1], acc[:2, :1], acc[:2, :1], acc[:2, :1], 0.1, 0.1, 0.0, 100, 400)
-    assert np.allclose(one.error("test"), np.sqrt(np.array([0.2 * 0.8, 0.7 * 0.3]) / 400))
-
-
-def test_fashion_mnist_without_files_says_where_to_put_them(fresh_cache):
-    with pytest.raises(FileNotFoundError, match="FashionMNIST"):
-        fashion_mnist("train", 10)
-
-
-@pytest.mark.slow
-def test_sweep_trains_each_size_once_and_caches_it(fresh_cache, monkeypatch):
-    import course_lib.models.bae as bae_module
-    from course_lib.profile import get_profile
-
-    W = MnistClassifier().eval().requires_grad_(False)
-    monkeypatch.setattr(bae_module, "judge", lambda dataset, profile: W)  # skip training W
-    kwargs = dict(epochs=1, n_train=256, n_val=100, n_test=100, seeds=(0, 1), profile=get_profile("smoke"))
-    s = sweep([1, 4], **kwargs)
-    assert s.val_accuracy.shape == (2, 2) and ((s.val_accuracy >= 0) & (s.val_accuracy <= 1)).all()
-    assert s.best_size in (1, 4) and 0 <= s.baseline_test <= 1
-    assert len(list(fresh_cache.glob("ch08_bae-*.pt"))) == 4
-    again = sweep([1, 4], **kwargs)  # loaded, not retrained: identical numbers
-    assert np.array_equal(again.test_accuracy, s.test_accuracy) and np.array_equal(again.val_rec, s.val_rec)
 
 
 def test_chapter_figures_label_axes_and_colour_predictions():

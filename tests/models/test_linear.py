@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib.chapters.ch01_linear_pca import fit_tracking_pca
 from course_lib.data import low_rank
 from course_lib.metrics import abs_cosines, mse_per_sample, pca, subspace_distance
-from course_lib.models.linear import LinearAutoencoder, fit_tracking_pca
+from course_lib.models.linear import LinearAutoencoder
 
 
 def data(n=400, d=8, seed=0):

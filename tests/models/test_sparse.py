@@ -79,18 +79,3 @@ def test_penalties_make_the_code_sparse():
     assert q["l1"].mean() < q["plain"].mean() / 3
     assert 0.025 < q["kl"].median() < 0.1  # pulled to the target rho = 0.05
     assert (codes["kl"] < 0.1).float().mean() > 0.75
-
-
-def test_trained_sparse_trains_once_then_loads(fresh_cache):
-    from course_lib.models.sparse import trained_sparse
-    from course_lib.profile import Profile
-
-    tiny = Profile("smoke", n_train=128, n_val=10, n_test=10, epochs=1, batch_size=64)
-    first = trained_sparse("kl", 3.0, 0.1, hidden=8, epochs=1, profile=tiny)
-    assert first.penalty == "kl" and first.lam == 3.0 and first.rho == 0.1
-    assert list(fresh_cache.glob("ch05_sparse-*.pt"))
-    again = trained_sparse("kl", 3.0, 0.1, hidden=8, epochs=1, profile=tiny)
-    for a, b in zip(first.state_dict().values(), again.state_dict().values()):
-        assert torch.equal(a, b)
-    other = trained_sparse("l1", 3.0, hidden=8, epochs=1, profile=tiny)
-    assert other.penalty == "l1" and len(list(fresh_cache.glob("ch05_sparse-*.pt"))) == 2

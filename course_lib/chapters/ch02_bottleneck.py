@@ -1,6 +1,6 @@
 """Chapter 2's experiments: bottleneck autoencoders against PCA, on a toy roll and on MNIST.
 
-The trained MNIST models go through the model cache (:func:`course_lib.zoo.load_or_train`),
+The trained MNIST models go through the model cache (:func:`course_lib.cache.trained`),
 so later chapters can compare against them without retraining::
 
     ae, history = trained_mlp_ae(latent_dim=30)      # the textbook's MLP AE (hidden 512, 256)
@@ -17,12 +17,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from course_lib.cache import trained
+from course_lib.chapters.common import fit_mnist
 from course_lib.data import mnist
 from course_lib.metrics import mse_per_sample, pca
 from course_lib.models.autoencoder import Autoencoder
 from course_lib.profile import Profile, get_profile
 from course_lib.train import History, apply_batched, fit
-from course_lib.zoo import load_or_train
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -52,22 +53,9 @@ def mnist_budget(profile: Profile | None = None) -> dict[str, int | float]:
     return {"n_train": profile.n_train, "epochs": 5, "batch_size": profile.batch_size, "lr": 3e-3}
 
 
-def _trained_mnist_ae(
-    name: str, build: nn.Module, arch: dict, profile: Profile | None, seed: int
-) -> tuple[Autoencoder, History]:
-    profile = profile or get_profile()
+def _trained_mnist_ae(build, build_args: dict, profile: Profile | None, seed: int) -> tuple[Autoencoder, History]:
     budget = mnist_budget(profile)
-
-    def make() -> Autoencoder:
-        torch.manual_seed(seed)  # the same initial weights on every run
-        return build()
-
-    def train(model: Autoencoder) -> History:
-        x, _ = mnist("train", n=budget["n_train"])
-        return fit(model, x, epochs=budget["epochs"], batch_size=budget["batch_size"], lr=budget["lr"], seed=seed)
-
-    config = {**arch, **budget, "seed": seed}
-    return load_or_train(name, make, train, config=config, profile=profile)
+    return trained(build, build_args, fit_mnist, budget, seed=seed, profile=profile)
 
 
 def trained_mlp_ae(
@@ -86,12 +74,8 @@ def trained_mlp_ae(
     Returns:
         ``(model, history)``, the model in eval mode on the CPU.
     """
-    act = _activation(activation)
-    arch = {"arch": "mlp", "hidden": list(MLP_HIDDEN), "latent_dim": latent_dim, "activation": activation}
-    return _trained_mnist_ae(
-        "ch02_mlp_ae", lambda: Autoencoder.mlp(hidden=MLP_HIDDEN, latent_dim=latent_dim, activation=act),
-        arch, profile, seed,
-    )
+    args = {"hidden": MLP_HIDDEN, "latent_dim": latent_dim, "activation": _activation(activation)}
+    return _trained_mnist_ae(Autoencoder.mlp, args, profile, seed)
 
 
 def trained_conv_ae(
@@ -108,10 +92,7 @@ def trained_conv_ae(
     Returns:
         ``(model, history)``, the model in eval mode on the CPU.
     """
-    arch = {"arch": "conv", "channels": list(CONV_CHANNELS), "latent_dim": latent_dim}
-    return _trained_mnist_ae(
-        "ch02_conv_ae", lambda: Autoencoder.conv(CONV_CHANNELS, latent_dim), arch, profile, seed
-    )
+    return _trained_mnist_ae(Autoencoder.conv, {"channels": CONV_CHANNELS, "latent_dim": latent_dim}, profile, seed)
 
 
 def code_size(model: Autoencoder, x: Tensor) -> int:

@@ -4,22 +4,20 @@ import pytest
 import torch
 from torch import distributions as D
 
-from course_lib.data import toy2d
-from course_lib.models.autoencoder import Autoencoder
-from course_lib.models.denoising import DenoisingAutoencoder
-from course_lib.profile import Profile
-from course_lib.score import (
+from course_lib.chapters.ch03_denoising import (
     denoising_ratio,
     grid2d,
     manifold_walk,
     nearest_distance,
-    score_estimate,
-    smoothed_mixture_score,
     toy_dae,
     trained_mlp,
     weighted_cosine,
     weighted_scale,
 )
+from course_lib.data import smoothed_mixture_score, toy2d
+from course_lib.models.autoencoder import Autoencoder
+from course_lib.models.denoising import DenoisingAutoencoder, score_estimate
+from course_lib.profile import Profile
 
 STD = 0.3
 ANGLES = 2 * math.pi * torch.arange(8, dtype=torch.float64) / 8

@@ -6,55 +6,29 @@ reconstruction is the posterior mean, given by Tweedie's formula:
     r*(x) = E[x | x_tilde = x] = x + sigma^2 * grad log p_sigma(x),   p_sigma = p * N(0, sigma^2 I)
 
 so the residual ``r(x) - x`` estimates ``sigma^2 * grad log p(x)`` when sigma is small
-(Alain & Bengio, 2014). This module trains such a DAE on 2-D toy data whose score is
-known, measures how well the two fields agree, and iterates an autoencoder
+(Alain & Bengio, 2014). This module (Chapter 3's experiments) trains such a DAE on 2-D toy data whose score
+is known (:func:`course_lib.data.smoothed_mixture_score`), measures how well the two
+fields agree (:func:`course_lib.metrics.score_estimate`), and iterates an autoencoder
 (``x <- r(x + noise)``) to walk from noise towards the data.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.data import gaussian_noise, mnist, toy2d
+from course_lib.cache import trained
+from course_lib.chapters.common import fit_mnist
+from course_lib.corruption import gaussian_noise
 from course_lib.models.autoencoder import Autoencoder
 from course_lib.models.denoising import DenoisingAutoencoder
 from course_lib.profile import Profile, get_profile
-from course_lib.train import apply_batched, fit
-from course_lib.zoo import load_or_train
+from course_lib.train import History, apply_batched, fit
 
 Reconstruct = Callable[[Tensor], Tensor]
-
-
-def score_estimate(reconstruct: Reconstruct, x: Tensor, sigma: float) -> Tensor:
-    """The DAE's estimate of ``grad log p(x)``: ``(r(x) - x) / sigma^2``.
-
-    Args:
-        reconstruct: ``r``, maps ``[B, D] -> [B, D]``.
-        x: points ``[B, D]``.
-        sigma: the standard deviation of the Gaussian corruption ``r`` was trained with.
-    """
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
-    return (reconstruct(x) - x) / sigma**2
-
-
-def smoothed_mixture_score(std: float, sigma: float) -> Callable[[Tensor], Tensor]:
-    """Exact ``grad log p_sigma`` of the 8-Gaussian mixture of :func:`course_lib.data.toy2d`.
-
-    Smoothing each component ``N(mu_k, std^2 I)`` by ``N(0, sigma^2 I)`` gives
-    ``N(mu_k, (std^2 + sigma^2) I)``: the same mixture with a wider std.
-
-    Args:
-        std: the mixture's component standard deviation (``toy2d``'s ``noise``).
-        sigma: the corruption's standard deviation.
-    """
-    return toy2d("gaussian_mixture", 1, noise=math.hypot(std, sigma)).score
 
 
 def grid2d(lo: float, hi: float, n: int) -> Tensor:
@@ -84,16 +58,25 @@ def weighted_scale(u: Tensor, v: Tensor, weights: Tensor) -> float:
     return float((weights * (u * v).sum(1)).sum() / (weights * (v * v).sum(1)).sum())
 
 
+def toy_dae_recipe(model: DenoisingAutoencoder, *, seed: int, data: Tensor, epochs: int, lr: float) -> History:
+    """Adam with ``lr`` for ``epochs`` (batch 1024), then a third as many epochs at ``lr / 10``.
+
+    The final low rate averages out the noise in the gradients, which is large here
+    because the targets are noisy and the residual is small. Returns the first stage's history.
+    """
+    history = fit(model, data, epochs=epochs, batch_size=1024, lr=lr, seed=seed, progress=False)
+    fit(model, data, epochs=max(1, epochs // 3), batch_size=1024, lr=lr / 10, seed=seed + 1, progress=False)
+    return history
+
+
 def toy_dae(
     data: Tensor, sigma: float, *, epochs: int, width: int = 64, lr: float = 1e-2, seed: int = 0,
     profile: Profile | None = None,
 ) -> DenoisingAutoencoder:
     """Train (or load from the cache) a small MLP DAE on 2-D points, with squared error.
 
-    Architecture ``2 -> width -> width -> width -> 2`` with tanh units (smooth fields).
-    Adam with ``lr`` for ``epochs``, then a third as many epochs at ``lr / 10``: the
-    final low rate averages out the noise in the gradients, which is large here
-    because the targets are noisy and the residual is small.
+    Architecture ``2 -> width -> width -> width -> 2`` with tanh units (smooth fields),
+    trained by :func:`toy_dae_recipe`. The cache key holds a digest of ``data``.
 
     Args:
         data: training points ``[N, 2]``.
@@ -104,20 +87,10 @@ def toy_dae(
         seed: initialisation, noise and batch order.
         profile: part of the cache key (default: the active profile).
     """
-    digest = hashlib.sha256(data.detach().cpu().float().numpy().tobytes()).hexdigest()[:16]
-    config = {"data": digest, "sigma": sigma, "epochs": epochs, "width": width, "lr": lr, "seed": seed}
-
-    def build() -> DenoisingAutoencoder:
-        torch.manual_seed(seed)
-        return DenoisingAutoencoder.mlp(input_shape=2, hidden=(width,), latent_dim=width, activation=nn.Tanh,
-                                        recon="mse", corruption="gaussian", sigma=sigma)
-
-    def train(model: DenoisingAutoencoder) -> dict[str, list[float]]:
-        history = fit(model, data, epochs=epochs, batch_size=1024, lr=lr, seed=seed, progress=False)
-        fit(model, data, epochs=max(1, epochs // 3), batch_size=1024, lr=lr / 10, seed=seed + 1, progress=False)
-        return history
-
-    return load_or_train(f"ch03_toy_dae_s{sigma:g}", build, train, config=config, profile=profile)[0]
+    build_args = {"input_shape": 2, "hidden": (width,), "latent_dim": width, "activation": nn.Tanh, "recon": "mse",
+                  "corruption": "gaussian", "sigma": sigma}
+    recipe_args = {"data": data, "epochs": epochs, "lr": lr}
+    return trained(DenoisingAutoencoder.mlp, build_args, toy_dae_recipe, recipe_args, seed=seed, profile=profile)[0]
 
 
 def trained_mlp(cls: type[Autoencoder], *, epochs: int, seed: int = 0, profile: Profile | None = None,
@@ -127,21 +100,11 @@ def trained_mlp(cls: type[Autoencoder], *, epochs: int, seed: int = 0, profile: 
     Adam, learning rate 1e-3, the profile's batch size. ``cls`` is
     :class:`~course_lib.models.autoencoder.Autoencoder` (learns to copy) or
     :class:`~course_lib.models.denoising.DenoisingAutoencoder` (pass ``corruption`` and
-    ``sigma`` or ``p``); ``kwargs`` must be JSON-serializable (they key the cache).
+    ``sigma`` or ``p``); ``kwargs`` key the cache with the rest.
     """
     profile = profile or get_profile()
-    config = {"kwargs": kwargs, "epochs": epochs, "n_train": profile.n_train, "seed": seed,
-              "batch_size": profile.batch_size, "lr": 1e-3}
-
-    def build() -> Autoencoder:
-        torch.manual_seed(seed)
-        return cls.mlp(**kwargs)
-
-    def train(model: Autoencoder) -> dict[str, list[float]]:
-        x, _ = mnist("train", n=profile.n_train)
-        return fit(model, x, epochs=epochs, batch_size=profile.batch_size, lr=1e-3, seed=seed)
-
-    return load_or_train(f"ch03_{cls.__name__}", build, train, config=config, profile=profile)[0]
+    budget = {"n_train": profile.n_train, "epochs": epochs, "batch_size": profile.batch_size, "lr": 1e-3}
+    return trained(cls.mlp, kwargs, fit_mnist, budget, seed=seed, profile=profile)[0]
 
 
 @torch.no_grad()

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import bottleneck as B
+from course_lib.chapters import ch02_bottleneck as B
 from course_lib.data import toy2d
 from course_lib.models.autoencoder import Autoencoder
 from course_lib.profile import Profile

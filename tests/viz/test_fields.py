@@ -1,0 +1,84 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from course_lib.metrics import density_grid
+from course_lib.viz import paths_2d, vector_fields
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _grid():
+    return torch.stack(torch.meshgrid(torch.linspace(-1, 1, 5), torch.linspace(-1, 1, 5), indexing="xy"), -1).reshape(-1, 2)
+
+
+def _quiver(ax):
+    return next(c for c in ax.collections if hasattr(c, "U"))
+
+
+def test_vector_fields_draw_the_given_arrows_on_one_scale():
+    grid = _grid()
+    u = torch.randn(25, 2)
+    fig = vector_fields(grid, {"u": u, "2u": 2 * u}, density=lambda x: (-(x**2).sum(1)).exp())
+    assert [ax.get_title() for ax in fig.axes] == ["u", "2u"] and fig.axes[0].get_xlabel() == "x1"
+    q1, q2 = (_quiver(ax) for ax in fig.axes)
+    assert q1.scale == q2.scale  # one scale, so the doubled field looks twice as long
+    median_norm = torch.cat([u, 2 * u]).norm(dim=1).double().quantile(0.5).item()
+    assert q1.scale == pytest.approx(median_norm / 0.5, rel=1e-5)  # median arrow = grid spacing 0.5
+    torch.testing.assert_close(torch.as_tensor(q2.U, dtype=torch.float32), 2 * u[:, 0])
+    np.testing.assert_allclose(q1.XY, grid.numpy())  # arrows start at the grid points
+    assert vector_fields(grid, {"u": u}, scale=1.0).axes[0].collections[0].scale == 1.0
+    with pytest.raises(ValueError, match="N, 2"):
+        vector_fields(grid, {"bad": torch.randn(24, 2)})
+    with pytest.raises(ValueError, match="empty"):
+        vector_fields(grid, {})
+
+
+def test_vector_fields_shade_one_density_grid_computed_once_or_given():
+    grid, u = _grid(), torch.randn(25, 2)
+    calls = []
+
+    def density(x):
+        calls.append(len(x))
+        return (-(x**2).sum(1)).exp()
+
+    fig = vector_fields(grid, {"u": u, "-u": -u}, density=density, title="t")
+    assert calls == [150 * 150]  # one grid over [-1, 1]^2, shaded in both panels
+    shaded = [ax.collections[0] for ax in fig.axes]
+    assert all(len(c.levels) > 2 for c in shaded) and fig._suptitle.get_text() == "t"
+    given = vector_fields(grid, {"u": u}, density=density_grid(density, -1.0, 1.0, 150)).axes[0].collections[0]
+    np.testing.assert_array_equal(given.levels, shaded[0].levels)
+    assert len(vector_fields(grid, {"u": u}).axes[0].collections) == 1  # no density: arrows only
+
+
+def test_paths_2d_draw_every_path_from_start_to_end():
+    chain = torch.randn(4, 6, 2)
+    fig = paths_2d(chain)
+    ax = fig.axes[0]
+    assert len(ax.lines) == 6  # one path per point
+    torch.testing.assert_close(torch.as_tensor(ax.collections[0].get_offsets()), chain[0].double())
+    torch.testing.assert_close(torch.as_tensor(ax.collections[1].get_offsets()), chain[-1].double())
+    np.testing.assert_allclose(ax.lines[2].get_xydata(), chain[:, 2].numpy())
+    lo, hi = chain.min().item() - 0.1, chain.max().item() + 0.1
+    assert ax.get_xlim() == pytest.approx((lo, hi)) and ax.get_ylim() == pytest.approx((lo, hi))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["start", "after 3 steps"]
+    with pytest.raises(ValueError, match=r"\[T \+ 1, B, 2\]"):
+        paths_2d(torch.randn(4, 6))
+
+
+def test_paths_2d_shade_a_density_function_or_its_values():
+    chain = torch.randn(3, 5, 2)
+
+    def density(x):
+        return (-(x**2).sum(1)).exp()
+
+    shaded = paths_2d(chain, density=density).axes[0].collections[0]
+    lo, hi = chain.min().item() - 0.1, chain.max().item() + 0.1
+    given = paths_2d(chain, density=density_grid(density, lo, hi, 150)).axes[0].collections[0]
+    np.testing.assert_array_equal(given.levels, shaded.levels)
+    assert len(paths_2d(chain).axes[0].collections) == 2  # start and end markers only

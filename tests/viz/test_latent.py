@@ -1,0 +1,203 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+import course_lib.viz.latent as latent_module
+from course_lib.metrics import code_box, decode_code_box, decode_points, density_grid, embed_2d
+from course_lib.viz import (
+    codes_on_density,
+    decoded_grid,
+    grid_array,
+    latent_map,
+    latent_point,
+    latent_scatter,
+    point_clouds_3d,
+    scatter_panels,
+)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def decode(z):
+    """Images whose left half shows sigmoid(z1) and right half sigmoid(z2): a code can be read off its image."""
+    img = torch.empty(len(z), 28, 28)
+    img[:, :, :14] = torch.sigmoid(z[:, 0]).view(-1, 1, 1)
+    img[:, :, 14:] = torch.sigmoid(z[:, 1]).view(-1, 1, 1)
+    return img.view(-1, 784)
+
+
+def _offsets(ax, i=0):
+    return np.asarray(ax.collections[i].get_offsets())
+
+
+def test_latent_scatter_projects_with_metrics_and_labels_the_axes():
+    z, y = torch.randn(50, 5), torch.randint(0, 10, (50,))
+    fig = latent_scatter(z, y)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(_offsets(ax), embed_2d(z, "pca"), rtol=1e-5)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("PC1", "PC2", "codes (pca)")
+    assert fig.axes[1].get_ylabel() == "class"  # the colour bar
+    np.testing.assert_array_equal(ax.collections[0].get_array(), y.numpy())
+    fig = latent_scatter(z[:, :2], None, method="none", title="raw")
+    assert fig.axes[0].get_xlabel() == "z1" and fig.axes[0].get_title() == "raw" and len(fig.axes) == 1
+    np.testing.assert_array_equal(_offsets(fig.axes[0]), z[:, :2].numpy())
+    with pytest.raises(ValueError, match="method"):
+        latent_scatter(z, y, method="umap")
+
+
+def test_latent_scatter_draws_embedded_points_without_fitting(monkeypatch):
+    z, y = torch.randn(40, 6), torch.randint(0, 10, (40,))
+    xy = embed_2d(z, "tsne")
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("embedded points must not be projected again")
+
+    monkeypatch.setattr(latent_module, "embed_2d", no_fit)
+    fig = latent_scatter(xy, y, method="tsne", embedded=True)
+    np.testing.assert_array_equal(_offsets(fig.axes[0]), xy)
+    assert fig.axes[0].get_xlabel() == "t-SNE 1" and fig.axes[0].get_title() == "codes (tsne)"
+    np.testing.assert_array_equal(_offsets(latent_scatter(torch.as_tensor(xy), embedded=True).axes[0]), xy)
+    with pytest.raises(ValueError, match=r"\[N, 2\]"):
+        latent_scatter(z, y, embedded=True)
+    with pytest.raises(ValueError, match="method"):
+        latent_scatter(xy, y, method="umap", embedded=True)
+
+
+def test_decoded_grid_puts_the_largest_z2_on_top():
+    fig = decoded_grid(decode, lo=-2.0, hi=2.0, n=3)
+    ax = fig.axes[0]
+    arr = ax.images[0].get_array()
+    assert arr.shape == (3 * 28, 3 * 28) and ax.images[0].get_extent() == [-2.0, 2.0, -2.0, 2.0]
+    s = torch.sigmoid(torch.tensor([-2.0, 0.0, 2.0])).numpy()
+    assert arr[0, 0] == pytest.approx(s[0]) and arr[0, 14] == pytest.approx(s[2])  # top left: z = (lo, hi)
+    assert arr[-1, 56] == pytest.approx(s[2]) and arr[-1, 83] == pytest.approx(s[0])  # bottom right: z = (hi, lo)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("z1", "z2")
+    other = decoded_grid(lambda z: decode(z[:, [1, 0]]), lo=-2.0, hi=2.0, n=3, dims=(1, 0), latent_dim=3)
+    np.testing.assert_array_equal(other.axes[0].images[0].get_array(), arr)  # the same plane, other dims
+    assert (other.axes[0].get_xlabel(), other.axes[0].get_ylabel()) == ("z2", "z1")
+
+
+def test_decoded_grid_draws_given_images_like_the_decoder():
+    from course_lib.metrics import decode_latent_grid
+
+    images = decode_latent_grid(decode, -1.0, 1.0, 4)
+    given = decoded_grid(images, lo=-1.0, hi=1.0, n=4).axes[0].images[0]
+    decoded = decoded_grid(decode, lo=-1.0, hi=1.0, n=4).axes[0].images[0]
+    np.testing.assert_array_equal(given.get_array(), decoded.get_array())
+    assert given.get_extent() == decoded.get_extent()
+    with pytest.raises(ValueError, match="16 decoded images"):
+        decoded_grid(images[:-1], lo=-1.0, hi=1.0, n=4)
+
+
+def test_latent_map_shows_codes_and_decoded_box():
+    z, y = torch.randn(200, 2), torch.randint(0, 10, (200,))
+    fig = latent_map(decode, z, y, n=6)
+    assert [a.get_title() for a in fig.axes[:2]] == ["codes of test digits", "decoded 6x6 grid over the same box"]
+    grid = fig.axes[1].get_images()[0].get_array()
+    assert grid.shape == (6 * 28, 6 * 28) and grid.max() > grid.min()
+    box = code_box(z)
+    assert fig.axes[1].images[0].get_extent() == pytest.approx(list(box))
+    assert fig.axes[0].get_xlim() == pytest.approx(box[:2]) and fig.axes[0].get_ylim() == pytest.approx(box[2:])
+    np.testing.assert_array_equal(grid, grid_array(decode_code_box(decode, z, 6), nrow=6, padding=0))
+    shown = np.concatenate([_offsets(fig.axes[0], i) for i in range(len(fig.axes[0].collections))])
+    assert len(shown) == 200  # every code, one colour per class
+    assert fig._suptitle is None
+    assert latent_map(decode, z, y, n=6, title="VAE")._suptitle.get_text() == "VAE"
+    given = latent_map(decode_code_box(decode, z, 6), z, y, n=6)
+    np.testing.assert_array_equal(given.axes[1].images[0].get_array(), grid)
+    with pytest.raises(ValueError, match=r"\[N, 2\]"):
+        latent_map(decode, torch.randn(5, 3))
+    with pytest.raises(ValueError, match="36 decoded images"):
+        latent_map(decode_code_box(decode, z, 5), z, y, n=6)
+
+
+def test_latent_point_marks_and_decodes_each_point():
+    z, y = torch.randn(200, 2), torch.randint(0, 10, (200,))
+    points = [(0.0, 0.0), (1.0, -1.0), (20.0, 0.0)]
+    fig = latent_point(decode, z, y, points)
+    assert len(fig.axes) == 1 + 3  # the code plane plus one image per point
+    assert fig.axes[0].get_xlim()[1] >= 20.0  # a point outside the codes' box stays in view
+    assert [a.get_title() for a in fig.axes[1:]] == ["1: z = (0.0, 0.0)", "2: z = (1.0, -1.0)", "3: z = (20.0, 0.0)"]
+    img = fig.axes[2].images[0].get_array()
+    assert img[0, 0] == pytest.approx(torch.sigmoid(torch.tensor(1.0)).item())  # point 2 decoded
+    assert img[0, 27] == pytest.approx(torch.sigmoid(torch.tensor(-1.0)).item())
+    marks = [line for line in fig.axes[0].lines if line.get_marker() == "X"]
+    assert [(m.get_xdata()[0], m.get_ydata()[0]) for m in marks] == points
+    given = latent_point(decode_points(decode, points), z, None, points)
+    np.testing.assert_array_equal(given.axes[2].images[0].get_array(), img)
+    with pytest.raises(ValueError, match="at least one point"):
+        latent_point(decode, z, y, [])
+    with pytest.raises(ValueError, match="3 decoded images"):
+        latent_point(torch.rand(2, 784), z, y, points)
+
+
+def test_point_clouds_3d_share_limits_and_colours():
+    clouds = {"data": torch.randn(50, 3), "reconstruction": 3 * torch.randn(50, 3)}
+    fig = point_clouds_3d(clouds, torch.rand(50), title="t")
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["data", "reconstruction"]
+    every = torch.cat(list(clouds.values()))
+    for ax in fig.axes[:2]:
+        assert ax.get_xlim3d() == pytest.approx((every[:, 0].min().item(), every[:, 0].max().item()))
+    assert fig.axes[2].get_ylabel() == "t" and len(fig.axes) == 3  # one colour bar
+    assert len(point_clouds_3d({"data": torch.randn(5, 3)}).axes) == 1  # no colours, no colour bar
+    with pytest.raises(ValueError, match=r"\[N, 3\]"):
+        point_clouds_3d({"flat": torch.randn(5, 2)})
+    with pytest.raises(ValueError, match="empty"):
+        point_clouds_3d({})
+
+
+def test_scatter_panels_one_row_per_colouring():
+    points = {"PCA": torch.randn(30, 2), "AE": torch.randn(30, 2)}
+    colors = {"t": torch.rand(30), "h": torch.rand(30)}
+    panels = scatter_panels(points, colors)
+    assert len(panels.axes) == 2 * 2 + 2  # two rows of two panels, one colour bar per row
+    assert panels.axes[0].get_xlabel() == "z1" and panels.axes[1].get_title() == "AE"
+    np.testing.assert_allclose(_offsets(panels.axes[1]), points["AE"].numpy())
+    np.testing.assert_allclose(panels.axes[2].collections[0].get_array(), colors["h"].numpy())  # second row: h
+    assert sorted(ax.get_ylabel() for ax in panels.axes[4:]) == ["h", "t"]
+    assert len(scatter_panels(points).axes) == 2  # uncoloured: one row, no colour bar
+    with pytest.raises(ValueError, match=r"\[N, 2\]"):
+        scatter_panels({"bad": torch.randn(5, 3)})
+
+
+def test_codes_on_density_draws_each_panel_and_checks_shapes():
+    from course_lib.models.aae import gaussian_prior, mixture_prior
+
+    z, y = torch.randn(50, 2) * 3, torch.randint(0, 10, (50,))
+    fig = codes_on_density({"a": z, "b": z + 1}, gaussian_prior(2).log_prob, y, lim=10)
+    assert len(fig.axes) == 2 and fig.axes[0].get_xlim() == (-10, 10)
+    assert fig.axes[1].get_legend() is not None
+    fig = codes_on_density({"a": z}, {"a": mixture_prior().log_prob}, None)
+    assert fig.axes[0].collections  # contours and points
+    with pytest.raises(ValueError, match="must be"):
+        codes_on_density({"a": torch.randn(5, 3)}, None)
+
+
+def test_codes_on_density_draws_given_log_density_like_the_function():
+    z, y = torch.randn(50, 2), torch.randint(0, 3, (50,))
+    calls = []
+
+    def log_prob(p):
+        calls.append(len(p))
+        return -(p**2).sum(1) / 2
+
+    fig = codes_on_density({"a": z, "b": z}, log_prob, y, lim=4, title="t")
+    assert calls == [200 * 200]  # one grid, shared by both panels
+    contour = fig.axes[0].collections[0]
+    given = codes_on_density({"a": z}, density_grid(log_prob, -4, 4, 200), y, lim=4).axes[0].collections[0]
+    np.testing.assert_array_equal(given.levels, contour.levels)
+    assert contour.levels.min() >= 0.0 and 1.0 <= contour.levels.max() < 1.2  # exp(log p) in [0, 1] is drawn, not log p
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["0", "1", "2"]
+    assert fig.axes[0].get_legend() is None and fig._suptitle.get_text() == "t"
+    np.testing.assert_allclose(_offsets(fig.axes[1], 1)[:, 0].min(), z[y == 0, 0].min(), rtol=1e-6)  # class 0
+    none = codes_on_density({"a": z, "b": z}, {"a": log_prob, "b": None}, None)
+    assert len(none.axes[1].collections) == 1  # the points only
+    with pytest.raises(ValueError, match="empty"):
+        codes_on_density({}, None)
