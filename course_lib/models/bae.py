@@ -58,6 +58,12 @@ class BenignAutoencoder(DenoisingAutoencoder):
         self.__dict__["classifier"] = classifier  # a plain attribute, not a registered submodule
         self.lam = lam
 
+    def _apply(self, fn, recurse=True):
+        """Device and dtype moves (``.to``, ``.cpu``, ``.double``) move W too: it judges on the model's device."""
+        super()._apply(fn, recurse)
+        self.classifier._apply(fn, recurse)
+        return self
+
     @classmethod
     def mlp(  # type: ignore[override]
         cls, classifier: nn.Module, latent_dim: int, hidden: Sequence[int] = (512, 256), lam: float = 784.0,
@@ -79,6 +85,6 @@ class BenignAutoencoder(DenoisingAutoencoder):
         """
         logits = self.decode_logits(self.encode(self.corrupt(x)))  # [B, 1, 28, 28]
         rec = reconstruction_loss(logits, x, self.recon).mean()
-        penalty = classifier_penalty(self.classifier.to(x.device), logits.sigmoid(), y)
+        penalty = classifier_penalty(self.classifier, logits.sigmoid(), y)
         return {"loss": rec + self.lam * penalty, "rec": rec, "penalty": penalty}
 

@@ -63,6 +63,21 @@ def test_classifier_is_a_frozen_judge_not_a_submodule(W):
         BenignAutoencoder.mlp(W, latent_dim=3, lam=-1.0)
 
 
+def test_device_and_dtype_moves_take_the_judge_along(W):
+    """`fit` moves the model to the GPU and the cache moves it back with `.cpu()`: W must follow both ways.
+
+    (Chapter 8 on CUDA failed when W stayed on the GPU after `.cpu()`.) A dtype move runs the same code path.
+    """
+    bae = BenignAutoencoder.mlp(W, latent_dim=3, hidden=[16])
+    bae.double()
+    assert all(p.dtype == torch.float64 for p in W.parameters())
+    x, y = batch()
+    bae.loss(x.double(), y)  # runs: W computes in the model's dtype
+    bae.float()
+    assert all(p.dtype == torch.float32 for p in W.parameters())
+    assert not any(n.startswith("classifier") for n, _ in bae.named_parameters())  # still not a submodule
+
+
 def test_penalty_gradient_pulls_reconstructions_towards_the_label():
     # A linear judge that cares about the image; a few steps on one batch must lower its loss.
     torch.manual_seed(0)
