@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_lib.profile import Profile, get_device, get_profile
+from course_lib.profile import Profile, get_device, get_profile, rebalance_threads
 from course_lib.train import History
 
 M = TypeVar("M", bound=nn.Module)
@@ -118,6 +118,8 @@ def cache_key(
     recipe_all = _all_arguments(recipe, (None,), {"seed": seed, **recipe_args}, "recipe")
     recipe_all.pop(next(iter(recipe_all)))  # the model itself
     device = get_device().type
+    if device == "cpu":
+        rebalance_threads()  # the count fit will train with (it re-takes the share the same way)
     return {
         "build": qualified_name(build, "build"),
         "build_args": canonical(_all_arguments(build, (), build_args, "build"), "build_args"),

@@ -552,7 +552,7 @@ def embed_2d(z: Tensor, method: str = "pca", seed: int = 0) -> np.ndarray:
         seed: random state of the fit.
 
     Returns:
-        The 2-D points ``[N, 2]``, e.g. for ``viz.latent_scatter(..., embedded=True)``.
+        The 2-D points ``[N, 2]``, what ``viz.latent_scatter`` draws.
     """
     arr = z.detach().cpu().flatten(1).numpy()
     if method == "none":

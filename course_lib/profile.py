@@ -15,8 +15,10 @@ import functools
 import os
 import random
 import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO, TypeVar
 
 import numpy as np
@@ -122,20 +124,86 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _registry() -> Path:
+    base = os.environ.get("COURSE_THREADS_DIR") or tempfile.gettempdir()
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(base) / f"course_lib-threads-{uid}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def course_processes() -> int:
+    """How many live processes (this one included) share the cores through :func:`set_threads`.
+
+    Each registers a file named by its process id in a folder under the temp directory
+    (``COURSE_THREADS_DIR`` moves it); files of processes that have ended are removed.
+    """
+    folder = _registry()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / str(os.getpid())).touch()
+    live = 0
+    for entry in folder.iterdir():
+        if entry.name.isdigit() and _alive(int(entry.name)):
+            live += 1
+        else:
+            entry.unlink(missing_ok=True)
+    return max(live, 1)
+
+
+_chosen: dict[str, bool] = {"fair": False}  # set_threads chose the count itself (no n, no COURSE_THREADS)
+
+
 def set_threads(n: int | None = None) -> int:
     """Set PyTorch's intra-op thread count and return it.
 
+    Without ``n`` and without ``COURSE_THREADS``, the count is this process's fair share
+    of the cores: ``cores // (course processes running)``, at least 1, so two notebooks
+    (or a notebook and a build) on a 2-core laptop get one thread each instead of two
+    each, which slows small models up to ~15x. :func:`course_lib.train.fit` re-reads the
+    share when a training run starts (never during one, so a run's result depends only
+    on its own thread count, which the model cache records).
+
     Args:
-        n: threads to use; ``None`` reads ``COURSE_THREADS`` and otherwise uses
-            every core this process may run on.
+        n: threads to use; ``None`` reads ``COURSE_THREADS``, else takes the fair share.
     """
+    if n is None and os.environ.get("COURSE_THREADS"):
+        env = os.environ["COURSE_THREADS"]
+        if not env.isdigit():
+            raise ValueError(f"COURSE_THREADS must be a positive integer, got {env!r}")
+        n = int(env)
+    _chosen["fair"] = n is None
     if n is None:
-        env = os.environ.get("COURSE_THREADS")
-        n = int(env) if env else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if n < 1:
-        raise ValueError(f"n (threads) must be >= 1, got {n}")
+        n = max(1, usable_cores() // course_processes())
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n (threads) must be an int >= 1, got {n!r}")
     torch.set_num_threads(n)
     return n
+
+
+def rebalance_threads() -> int:
+    """Re-take the fair share if :func:`set_threads` chose the count; return the count in force.
+
+    Called where a training run starts. A count given explicitly (argument or
+    ``COURSE_THREADS``) is never changed.
+    """
+    if _chosen["fair"]:
+        n = max(1, usable_cores() // course_processes())
+        if n != torch.get_num_threads():
+            torch.set_num_threads(n)
+    return torch.get_num_threads()
 
 
 PROGRESS_MODES = ("1", "0", "log")
@@ -199,6 +267,7 @@ def progress_bar(iterable: Iterable[T], desc: str, enabled: bool | None = None, 
     if enabled is False or (enabled is None and mode == "0"):
         return tqdm_std(iterable, desc=desc, disable=True)
     if mode == "log":
-        # One line per update at most every 10 s: a log, not an animation.
-        return tqdm_std(iterable, desc=desc, leave=leave, file=_terminal(), mininterval=10.0, ascii=True, ncols=90)
+        # A log, not an animation: nothing for runs under 5 s, then an update at most every 5 s.
+        return tqdm_std(iterable, desc=desc, leave=True, file=_terminal(), delay=5.0, mininterval=5.0, ascii=True,
+                        ncols=90)
     return tqdm_auto(iterable, desc=desc, leave=leave)

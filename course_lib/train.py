@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from course_lib.profile import get_device, progress_bar
+from course_lib.profile import get_device, progress_bar, rebalance_threads
 
 History = dict[str, list[float]]
 Data = Tensor | Sequence[Tensor]
@@ -105,6 +105,8 @@ def fit(
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     device = torch.device(device) if device is not None else get_device()
+    if device.type == "cpu":
+        rebalance_threads()  # at the start of a run only: its result depends on its own thread count
     tensors = tuple(t.to(device) for t in _as_tuple(data, "data"))
     val = tuple(t.to(device) for t in _as_tuple(val_data, "val_data")) if val_data is not None else None
     model.to(device)

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -94,3 +96,36 @@ def test_log_progress_reaches_the_terminal_not_the_notebook(mode, monkeypatch, t
         assert outputs == []
     else:  # the control: tqdm.auto draws a widget bar into the notebook
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+
+
+def test_threads_are_shared_between_course_processes(monkeypatch, tmp_path):
+    import subprocess
+
+    from course_lib import profile
+
+    monkeypatch.delenv("COURSE_THREADS", raising=False)
+    monkeypatch.setenv("COURSE_THREADS_DIR", str(tmp_path))
+    monkeypatch.setattr(profile, "usable_cores", lambda: 4)
+    old = torch.get_num_threads()
+    other = subprocess.Popen(["sleep", "30"])  # stands in for a second notebook's kernel
+    try:
+        assert set_threads() == 4  # alone
+        (tmp_path / f"course_lib-threads-{os.getuid()}" / str(other.pid)).touch()
+        assert profile.rebalance_threads() == 2 and torch.get_num_threads() == 2
+        other.kill()
+        other.wait()
+        assert profile.rebalance_threads() == 4  # the other one ended: its file is dropped
+        monkeypatch.setenv("COURSE_THREADS", "3")
+        assert set_threads() == 3
+        other2 = subprocess.Popen(["sleep", "30"])
+        (tmp_path / f"course_lib-threads-{os.getuid()}" / str(other2.pid)).touch()
+        assert profile.rebalance_threads() == 3  # an explicit count is never changed
+        other2.kill()
+        other2.wait()
+        monkeypatch.setenv("COURSE_THREADS", "two")
+        with pytest.raises(ValueError, match="COURSE_THREADS"):
+            set_threads()
+    finally:
+        other.kill()
+        torch.set_num_threads(old)
+        profile._chosen["fair"] = False

@@ -5,9 +5,11 @@ the same code, so the static figure in the built HTML and the interactive one
 never drift.
 
 The figures draw what they are given. Values that need a fit or a model (2-D
-embeddings, decoded latent grids, density grids) come from
-:mod:`course_lib.metrics`; a function handed a decoder or a density instead of
-those values calls ``metrics`` itself, as it did before the split.
+embeddings, decoded latent grids and points, densities on a grid) are computed by
+:mod:`course_lib.metrics` (``embed_2d``, ``decode_latent_grid``, ``decode_code_box``,
+``decode_points``, ``density_grid``) or a chapter module and passed in; no figure
+here fits, decodes or evaluates a density, and one handed a decoder or a density
+function instead of its values raises a ``TypeError`` naming the argument.
 
 Modules, by kind of figure:
 
@@ -57,11 +59,6 @@ from course_lib.viz.spectra import (
     variance_spectrum,
 )
 
-# The figure's old name, which clashes with the computation
-# ``course_lib.models.vae.unit_activity``; book/06_vae.ipynb still imports it
-# (``unit_activity as activity_plot``). Drop once that notebook imports ``unit_activity_curves``.
-unit_activity = unit_activity_curves
-
 __all__ = [
     "activation_panels",
     "band_curves",
@@ -90,7 +87,6 @@ __all__ = [
     "sweep_curves",
     "sweep_errorbars",
     "sweep_panels",
-    "unit_activity",
     "unit_activity_curves",
     "value_histograms",
     "variance_spectrum",

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from course_lib.metrics import density_grid
-
-#: A function of 2-D points ``[M, 2] -> [M]`` (evaluated by :func:`course_lib.metrics.density_grid`),
-#: or its values already on a grid: ``(ticks [n], values [n, n])`` as that function returns them.
-GridFunction = Callable[[Tensor], Tensor] | tuple[Tensor, Tensor]
+#: Values of a function of 2-D points on a square grid, ``(ticks [n], values [n, n])``,
+#: as :func:`course_lib.metrics.density_grid` returns them.
+GridValues = tuple[Tensor, Tensor]
 
 
 def show(fig: Figure) -> None:
@@ -55,15 +51,38 @@ def _finish(fig: Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str | No
     return fig
 
 
-def _grid_values(fn: GridFunction, lo: float, hi: float, n: int) -> tuple[Tensor, Tensor]:
-    """``(ticks, values)`` of ``fn`` on the ``n x n`` grid over ``[lo, hi]^2``, or ``fn`` if already computed."""
-    if callable(fn):
-        return density_grid(fn, lo, hi, n)
-    ticks, values = fn
+def _checked_grid(grid: GridValues, name: str) -> GridValues:
+    """Check that ``grid`` (the argument called ``name``) holds ``(ticks [n], values [n, n])``.
+
+    The figures draw values on a grid; they evaluate nothing, so a function (e.g. a
+    density or ``prior.log_prob``) is refused with a hint to evaluate it first.
+    """
+    if callable(grid):
+        raise TypeError(f"{name} must be the (ticks [n], values [n, n]) that course_lib.metrics.density_grid "
+                        f"returns, not a function: evaluate it first, e.g. density_grid(fn, lo, hi, n)")
+    if not (isinstance(grid, tuple | list) and len(grid) == 2 and all(isinstance(t, Tensor) for t in grid)):
+        raise TypeError(f"{name} must be a pair of tensors (ticks [n], values [n, n]), got {type(grid).__name__}")
+    ticks, values = grid
     if ticks.ndim != 1 or tuple(values.shape) != (len(ticks), len(ticks)):
-        raise ValueError(f"grid values must be (ticks [n], values [n, n]), got {tuple(ticks.shape)} "
-                         f"and {tuple(values.shape)}")
+        raise ValueError(f"{name} must be (ticks [n], values [n, n]), got ticks {tuple(ticks.shape)} "
+                         f"and values {tuple(values.shape)}")
     return ticks, values
+
+
+def _checked_images(images: Tensor, expected: int, what: str, computed_by: str) -> Tensor:
+    """Check that ``images`` are decoded images, ``expected`` of them (one per ``what``).
+
+    ``computed_by`` names the :mod:`course_lib.metrics` call that makes them, for the
+    error raised when a decoder is passed instead.
+    """
+    if callable(images):
+        raise TypeError(f"images must be decoded images (a tensor), not a decoder: decode first with "
+                        f"course_lib.metrics.{computed_by}")
+    if not isinstance(images, Tensor):
+        raise TypeError(f"images must be a tensor of decoded images, got {type(images).__name__}")
+    if len(images) != expected:
+        raise ValueError(f"images: need {expected} decoded images, one per {what}, got {len(images)}")
+    return images
 
 
 def _contour_grid(ax: plt.Axes, ticks: Tensor, values: Tensor, **kwargs) -> None:

@@ -9,21 +9,18 @@ import numpy as np
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from course_lib.viz._common import GridFunction, _contour_grid, _grid_values
-
-#: Points per axis of the density shaded behind the arrows and paths.
-DENSITY_GRID = 150
+from course_lib.viz._common import GridValues, _checked_grid, _contour_grid
 
 
-def _density_background(ax: plt.Axes, density: tuple[Tensor, Tensor]) -> None:
+def _density_background(ax: plt.Axes, density_on_grid: GridValues) -> None:
     """Shade density values ``(ticks [n], values [n, n])`` from :func:`course_lib.metrics.density_grid`."""
-    _contour_grid(ax, *density, levels=12, cmap="Blues")
+    _contour_grid(ax, *density_on_grid, levels=12, cmap="Blues")
 
 
 def vector_fields(
     grid: Tensor,
     fields: Mapping[str, Tensor],
-    density: GridFunction | None = None,
+    density_on_grid: GridValues | None = None,
     title: str | None = None,
     scale: float | None = None,
 ) -> Figure:
@@ -33,10 +30,10 @@ def vector_fields(
         grid: points ``[N, 2]`` where the fields are evaluated (e.g. a regular grid).
         fields: ``{panel title: vectors [N, 2]}``, e.g. a DAE's residual ``r(x) - x``
             next to ``sigma^2 * grad log p(x)``.
-        density: optional density shaded behind the arrows: its values
-            ``metrics.density_grid(p, lo, hi, 150)`` over the grid's square ``[lo, hi]^2``
-            (``lo, hi = grid.min(), grid.max()``), or a function ``p(points [M, 2]) -> [M]``
-            that this calls ``density_grid`` with.
+        density_on_grid: optional density shaded behind the arrows, as values on a square
+            grid ``(ticks [n], values [n, n])`` from
+            :func:`course_lib.metrics.density_grid`, e.g. ``density_grid(p, lo, hi, 150)``
+            over the panels' square ``[lo, hi]^2`` (``lo, hi = grid.min(), grid.max()``).
         title: figure title.
         scale: data units per unit of arrow length (``scale=1`` draws each vector at its
             true length, e.g. the displacement ``r(x) - x``); ``None`` picks one for all
@@ -53,7 +50,7 @@ def vector_fields(
         spacing = (hi - lo) / max(1.0, np.sqrt(len(xy)) - 1)
         norms = np.concatenate([np.linalg.norm(a, axis=1) for a in arrows.values()])
         scale = float(np.median(norms)) / spacing or 1.0
-    shade = _grid_values(density, lo, hi, DENSITY_GRID) if density is not None else None
+    shade = _checked_grid(density_on_grid, "density_on_grid") if density_on_grid is not None else None
     fig, axes = plt.subplots(1, len(arrows), figsize=(3.9 * len(arrows), 4.0), squeeze=False)
     for ax, (name, a) in zip(axes[0], arrows.items()):
         if shade is not None:
@@ -67,24 +64,25 @@ def vector_fields(
     return fig
 
 
-def paths_2d(chain: Tensor, density: GridFunction | None = None, title: str | None = None) -> Figure:
+def paths_2d(chain: Tensor, density_on_grid: GridValues | None = None, title: str | None = None) -> Figure:
     """Trajectories of 2-D points: hollow start, line through every step, filled end.
 
     Args:
         chain: ``[T + 1, B, 2]``, e.g. from :func:`course_lib.chapters.ch03_denoising.manifold_walk`.
-        density: optional density shaded behind the paths: its values
-            ``metrics.density_grid(p, lo, hi, 150)`` over the view ``[lo, hi]^2``
-            (``lo, hi = chain.min() - 0.1, chain.max() + 0.1``), or a function
-            ``p(points [M, 2]) -> [M]`` that this calls ``density_grid`` with.
+        density_on_grid: optional density shaded behind the paths, as values on a square
+            grid ``(ticks [n], values [n, n])`` from
+            :func:`course_lib.metrics.density_grid`, e.g. ``density_grid(p, lo, hi, 150)``
+            over the view ``[lo, hi]^2`` (``lo, hi = chain.min() - 0.1, chain.max() + 0.1``).
         title: axes title.
     """
     c = chain.detach().cpu().float().numpy()
     if c.ndim != 3 or c.shape[2] != 2:
         raise ValueError(f"chain must be [T + 1, B, 2], got {c.shape}")
     lo, hi = float(c.min()) - 0.1, float(c.max()) + 0.1
+    shade = _checked_grid(density_on_grid, "density_on_grid") if density_on_grid is not None else None
     fig, ax = plt.subplots(figsize=(4.8, 4.6))
-    if density is not None:
-        _density_background(ax, _grid_values(density, lo, hi, DENSITY_GRID))
+    if shade is not None:
+        _density_background(ax, shade)
     ax.plot(c[:, :, 0], c[:, :, 1], color="tab:orange", linewidth=0.8, alpha=0.7)
     ax.scatter(c[0, :, 0], c[0, :, 1], s=14, facecolors="none", edgecolors="black", label="start")
     ax.scatter(c[-1, :, 0], c[-1, :, 1], s=14, color="tab:red", label=f"after {len(c) - 1} steps")

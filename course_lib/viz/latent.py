@@ -1,22 +1,24 @@
 """Codes in figures: 2-D scatters, point clouds, decoded latent grids and points, codes over a density.
 
-Functions that once fitted or decoded here take the computed values; given a
-decoder or an unprojected code instead, they call the computing function in
-:mod:`course_lib.metrics` (``embed_2d``, ``decode_latent_grid``, ``decode_code_box``,
-``decode_points``, ``density_grid``), so older calls draw the same figure.
+The functions here draw computed values: 2-D embeddings, decoded images and
+densities on a grid come from :mod:`course_lib.metrics` (``embed_2d``,
+``decode_latent_grid``, ``decode_code_box``, ``decode_points``, ``density_grid``).
+The one thing taken from there is :func:`course_lib.metrics.code_box`, a few
+quantiles of the codes, so that a decoded map is drawn over exactly the box that
+``decode_code_box`` decoded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from course_lib.metrics import code_box, decode_code_box, decode_latent_grid, decode_points, embed_2d
-from course_lib.viz._common import GridFunction, _as_images, _contour_grid, _grid_values
+from course_lib.metrics import code_box
+from course_lib.viz._common import GridValues, _as_images, _checked_grid, _checked_images, _contour_grid
 from course_lib.viz.images import grid_array
 
 #: Axis names of the 2-D embeddings ``method`` can name.
@@ -34,42 +36,44 @@ def _class_scatter(ax: plt.Axes, z: np.ndarray, labels: Tensor | None, alpha: fl
     ax.legend(markerscale=4, fontsize=7, title="class", title_fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
 
 
-def _images(decoded: Tensor, expected: int, what: str) -> Tensor:
-    """Check that precomputed ``decoded`` images number ``expected`` (one per code of ``what``)."""
-    if len(decoded) != expected:
-        raise ValueError(f"need {expected} decoded images, one per {what}, got {len(decoded)}")
-    return decoded
+def _codes_2d(z: Tensor, name: str) -> np.ndarray:
+    """2-D codes ``[N, 2]`` as a NumPy array; an error naming the argument ``name`` otherwise."""
+    if not isinstance(z, Tensor):
+        raise TypeError(f"{name} must be a tensor of 2-D codes [N, 2], got {type(z).__name__}")
+    zz = z.detach().cpu().numpy()
+    if zz.ndim != 2 or zz.shape[1] != 2:
+        raise ValueError(f"{name} must be [N, 2], got {zz.shape}")
+    return zz
 
 
 def latent_scatter(
-    z: Tensor | np.ndarray,
+    z_2d: Tensor | np.ndarray,
     labels: Tensor | None = None,
     method: str = "pca",
     title: str | None = None,
     ax: plt.Axes | None = None,
-    *,
-    embedded: bool = False,
 ) -> Figure:
-    """Scatter codes in 2-D (projected by ``method``), coloured by class label.
+    """Scatter 2-D points, one per code, coloured by class label.
 
     Args:
-        z: codes ``[N, ...]``, projected here by :func:`course_lib.metrics.embed_2d`
-            (a PCA or t-SNE fit); or, with ``embedded=True``, the 2-D points ``[N, 2]``
-            that ``embed_2d(codes, method)`` returned.
-        labels: class of each code ``[N]`` (colours and a colour bar), or None.
-        method: ``"none"``, ``"pca"`` or ``"tsne"``: how the codes are projected; it names the axes.
+        z_2d: the points ``[N, 2]``: codes projected by
+            :func:`course_lib.metrics.embed_2d` (``embed_2d(z, method)``), or 2-D codes
+            themselves (``method="none"``).
+        labels: class of each point ``[N]`` (colours and a colour bar), or None.
+        method: ``"none"``, ``"pca"`` or ``"tsne"``: how the points were projected; it names
+            the axes (``z1``, ``PC1``, ``t-SNE 1``) and the default title.
         title: axes title (default ``"codes (method)"``).
         ax: draw into these axes instead of a new figure.
-        embedded: ``z`` is already projected; draw it without fitting anything.
     """
-    if embedded:
-        xy = np.asarray(z.detach().cpu() if isinstance(z, Tensor) else z)
-        if xy.ndim != 2 or xy.shape[1] != 2:
-            raise ValueError(f"embedded points must be [N, 2], got {xy.shape}")
-        if method not in _AXIS:
-            raise ValueError(f"method must be 'none', 'pca' or 'tsne', got {method!r}")
-    else:
-        xy = embed_2d(z, method)
+    if not isinstance(z_2d, Tensor | np.ndarray):
+        raise TypeError(f"z_2d must be 2-D points [N, 2] (a tensor or array, e.g. from "
+                        f"course_lib.metrics.embed_2d), got {type(z_2d).__name__}")
+    xy = np.asarray(z_2d.detach().cpu() if isinstance(z_2d, Tensor) else z_2d)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"z_2d must be 2-D points [N, 2] (project codes with course_lib.metrics.embed_2d "
+                         f"first), got {xy.shape}")
+    if method not in _AXIS:
+        raise ValueError(f"method must be 'none', 'pca' or 'tsne', got {method!r}")
     fig = ax.figure if ax is not None else plt.figure(figsize=(5.5, 4.5))
     ax = ax or fig.add_subplot()
     c = labels.cpu().numpy() if labels is not None else None
@@ -84,29 +88,24 @@ def latent_scatter(
 
 
 def decoded_grid(
-    decode: Callable[[Tensor], Tensor] | Tensor,
+    images: Tensor,
     lo: float = -3.0,
     hi: float = 3.0,
     n: int = 15,
     dims: tuple[int, int] = (0, 1),
-    latent_dim: int = 2,
 ) -> Figure:
-    """Images decoded from an ``n x n`` grid of codes spanning ``[lo, hi]^2`` in two latent dims (others 0).
+    """Tile the images decoded from an ``n x n`` grid of codes over ``[lo, hi]^2``, on axes in code units.
 
     Args:
-        decode: the ``n * n`` images that :func:`course_lib.metrics.decode_latent_grid`
-            returns for these arguments; or a decoder (codes ``[B, latent_dim]`` to images),
-            which that function then runs here.
-        lo: lower end of both axes.
-        hi: upper end of both axes.
+        images: the ``n * n`` decoded images ``[n * n, D]`` or ``[n * n, C, H, W]`` in
+            reading order, as ``metrics.decode_latent_grid(decode, lo, hi, n, dims, latent_dim)``
+            returns them (top row: largest code on ``dims[1]``).
+        lo: lower end of both axes (the grid's first tick).
+        hi: upper end of both axes (the grid's last tick).
         n: grid points per axis.
-        dims: which two latent coordinates vary.
-        latent_dim: total code size.
+        dims: which two latent coordinates vary; they name the axes.
     """
-    if isinstance(decode, Tensor):
-        images = _images(decode, n * n, "point of the n x n grid")
-    else:
-        images = decode_latent_grid(decode, lo, hi, n, dims, latent_dim)
+    images = _checked_images(images, n * n, "point of the n x n grid", "decode_latent_grid(decode, lo, hi, n)")
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.imshow(grid_array(images, nrow=n, padding=0), cmap="gray", extent=(lo, hi, lo, hi))
     ax.set_xlabel(f"z{dims[0] + 1}")
@@ -117,7 +116,7 @@ def decoded_grid(
 
 
 def latent_map(
-    decode: Callable[[Tensor], Tensor] | Tensor,
+    images: Tensor,
     z: Tensor,
     labels: Tensor | None = None,
     n: int = 15,
@@ -131,21 +130,16 @@ def latent_map(
     decoded there on the right.
 
     Args:
-        decode: the ``n * n`` images that ``metrics.decode_code_box(decoder, z, n)``
-            returns; or a decoder (codes ``[B, 2]`` to images), which that function then runs here.
-        z: codes of data ``[N, 2]``.
+        images: the ``n * n`` images decoded over that box, in reading order, as
+            ``metrics.decode_code_box(decode, z, n)`` returns them.
+        z: codes of data ``[N, 2]`` (the same codes the box of ``images`` was taken from).
         labels: class of each code ``[N]`` (colours), or None.
         n: decoded images per axis.
         title: optional figure title, above both panels.
     """
-    zz = z.detach().cpu().numpy()
-    if zz.ndim != 2 or zz.shape[1] != 2:
-        raise ValueError(f"z must be [N, 2], got {zz.shape}")
+    zz = _codes_2d(z, "z")
+    images = _checked_images(images, n * n, "point of the n x n grid", "decode_code_box(decode, z, n)")
     x0, x1, y0, y1 = code_box(zz)
-    if isinstance(decode, Tensor):
-        images = _images(decode, n * n, "point of the n x n grid")
-    else:
-        images = decode_code_box(decode, z, n)
     fig, (ax_z, ax_x) = plt.subplots(1, 2, figsize=(11.5, 5))
     _class_scatter(ax_z, zz, labels, alpha=0.6)
     ax_z.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="z1", ylabel="z2", title="codes of test digits")
@@ -158,7 +152,7 @@ def latent_map(
 
 
 def latent_point(
-    decode: Callable[[Tensor], Tensor] | Tensor,
+    images: Tensor,
     z: Tensor,
     labels: Tensor | None,
     points: Sequence[tuple[float, float]],
@@ -166,19 +160,16 @@ def latent_point(
     """Codes of data with numbered points marked (left) and the image each point decodes to (right).
 
     Args:
-        decode: the images of ``points`` (``metrics.decode_points(decoder, points)``,
-            one per point); or a decoder (codes ``[B, 2]`` to images), which that function then runs here.
+        images: one decoded image per point, ``[len(points), D]`` or ``[len(points), C, H, W]``,
+            as ``metrics.decode_points(decode, points)`` returns them.
         z: codes of data ``[N, 2]``, drawn faintly for orientation.
         labels: class of each code ``[N]`` (colours), or None.
         points: the marked codes, e.g. ``[(0.0, 1.5)]``.
     """
-    zz = z.detach().cpu().numpy()
-    if zz.ndim != 2 or zz.shape[1] != 2 or not points:
-        raise ValueError(f"need z [N, 2] and at least one point, got {zz.shape} and {len(points)} points")
-    if isinstance(decode, Tensor):
-        images = _as_images(_images(decode, len(points), "point"))
-    else:
-        images = _as_images(decode_points(decode, points))
+    zz = _codes_2d(z, "z")
+    if not points:
+        raise ValueError("points: need at least one point to mark")
+    images = _as_images(_checked_images(images, len(points), "point", "decode_points(decode, points)"))
     cols = min(len(points), 2)
     rows = -(-len(points) // cols)
     fig = plt.figure(figsize=(5.5 + 2.2 * cols, max(4.0, 2.2 * rows)))
@@ -283,7 +274,7 @@ def point_clouds_3d(
 
 def codes_on_density(
     codes: Mapping[str, Tensor],
-    log_prob: GridFunction | Mapping[str, GridFunction | None] | None,
+    log_prob_on_grid: GridValues | Mapping[str, GridValues | None] | None,
     labels: Tensor | None = None,
     lim: float = 15.0,
     title: str | None = None,
@@ -295,28 +286,32 @@ def codes_on_density(
 
     Args:
         codes: ``{title: z [N, 2]}``.
-        log_prob: the log-density drawn under every panel, as
-            ``metrics.density_grid(log_p, -lim, lim, 200)`` returns it (``(ticks, log p)``),
-            or as a function ``log p(z)`` of ``[B, 2]`` codes (e.g. ``prior.log_prob``) that
-            this calls ``density_grid`` with; or ``{title: either, or None}`` per panel.
+        log_prob_on_grid: the log-density whose ``exp`` is drawn under every panel, as values
+            on a square grid ``(ticks [n], log p [n, n])`` from
+            :func:`course_lib.metrics.density_grid`, e.g.
+            ``density_grid(prior.log_prob, -lim, lim, 200)``; or ``{title: such values, or
+            None}`` per panel; or None (codes only).
         labels: class of each code ``[N]`` (colours), or None.
         lim: every panel shows ``[-lim, lim]^2``.
         title: figure title.
     """
     if not codes:
         raise ValueError("codes must not be empty")
-    shared = None if isinstance(log_prob, Mapping) or log_prob is None else _grid_values(log_prob, -lim, lim, 200)
-    fig, axes = plt.subplots(1, len(codes), figsize=(3.9 * len(codes) + 0.9, 3.9), squeeze=False)
-    for i, (ax, (name, z)) in enumerate(zip(axes[0], codes.items())):
-        zz = z.detach().cpu().numpy()
-        if zz.ndim != 2 or zz.shape[1] != 2:
-            raise ValueError(f"codes {name!r} must be [N, 2], got {zz.shape}")
-        lp = log_prob.get(name) if isinstance(log_prob, Mapping) else log_prob
-        if lp is not None:
-            ticks, log_p = shared if shared is not None else _grid_values(lp, -lim, lim, 200)
+    if isinstance(log_prob_on_grid, Mapping):
+        grids = {name: None if g is None else _checked_grid(g, f"log_prob_on_grid[{name!r}]")
+                 for name, g in log_prob_on_grid.items()}
+    else:
+        shared = None if log_prob_on_grid is None else _checked_grid(log_prob_on_grid, "log_prob_on_grid")
+        grids = dict.fromkeys(codes, shared)
+    arrays = {name: _codes_2d(z, f"codes[{name!r}]") for name, z in codes.items()}
+    fig, axes = plt.subplots(1, len(arrays), figsize=(3.9 * len(arrays) + 0.9, 3.9), squeeze=False)
+    for i, (ax, (name, zz)) in enumerate(zip(axes[0], arrays.items())):
+        grid = grids.get(name)
+        if grid is not None:
+            ticks, log_p = grid
             _contour_grid(ax, ticks, log_p.exp(), levels=8, cmap="Greys", alpha=0.6)
         _class_scatter(ax, zz, labels, alpha=0.6)
-        if labels is not None and i < len(codes) - 1:
+        if labels is not None and i < len(arrays) - 1:
             ax.get_legend().remove()  # one legend, on the last panel
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="z1", ylabel="z2", aspect="equal")
         ax.set_title(name, fontsize=10)

@@ -123,13 +123,13 @@ def test_bad_arguments_are_rejected():
 
 
 def test_chapter_figures_are_labelled():
-    from course_lib.viz import rate_distortion, unit_activity
+    from course_lib.viz import rate_distortion, unit_activity_curves
 
     fig = rate_distortion({0.5: (30.0, 70.0), 1.0: (24.0, 78.0), 784.0: (0.01, 206.0)})
     ax = fig.axes[0]
     assert "rate" in ax.get_xlabel() and "distortion" in ax.get_ylabel()
     assert [t.get_text() for t in ax.texts if t.get_text().startswith("β")] == ["β=0.5", "β=1", "β=784"]
-    fig = unit_activity({"a": torch.tensor([1.0, 0.5, 1e-3]), "b": torch.zeros(3)})
+    fig = unit_activity_curves({"a": torch.tensor([1.0, 0.5, 1e-3]), "b": torch.zeros(3)})
     labels = [line.get_label() for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")]
     assert labels == ["a: 2 active", "b: 0 active"]
     assert fig.axes[0].get_yscale() == "log"

@@ -4,7 +4,7 @@ import torch
 
 from course_lib.metrics import density_grid
 from course_lib.viz import show
-from course_lib.viz._common import _as_images, _finish, _grid_values
+from course_lib.viz._common import _as_images, _checked_grid, _checked_images, _finish
 
 
 def test_show_displays_once_and_closes(monkeypatch):
@@ -38,15 +38,27 @@ def test_finish_labels_titles_and_legends():
     plt.close(fig)
 
 
-def test_grid_values_evaluates_a_function_or_passes_values_through():
+def test_checked_grid_passes_computed_values_through_and_refuses_a_function():
     def fn(p):
         return p[:, 0] + 10 * p[:, 1]
 
-    ticks, values = _grid_values(fn, -1.0, 1.0, 3)
-    assert ticks.tolist() == [-1.0, 0.0, 1.0]
-    assert values[2, 0].item() == pytest.approx(-1.0 + 10 * 1.0)  # row i: second coordinate ticks[i]
     given = density_grid(fn, 0.0, 2.0, 4)
-    ticks, values = _grid_values(given, -1.0, 1.0, 3)
+    ticks, values = _checked_grid(given, "density_on_grid")
     assert ticks is given[0] and values is given[1]  # computed values are drawn as they are, not recomputed
-    with pytest.raises(ValueError, match="ticks"):
-        _grid_values((torch.zeros(3), torch.zeros(3, 4)), -1.0, 1.0, 3)
+    with pytest.raises(TypeError, match="density_on_grid must be .*density_grid.*not a function"):
+        _checked_grid(fn, "density_on_grid")
+    with pytest.raises(TypeError, match="log_prob_on_grid must be a pair of tensors"):
+        _checked_grid(given[1], "log_prob_on_grid")
+    with pytest.raises(ValueError, match=r"density_on_grid must be \(ticks \[n\], values \[n, n\]\)"):
+        _checked_grid((torch.zeros(3), torch.zeros(3, 4)), "density_on_grid")
+
+
+def test_checked_images_counts_images_and_refuses_a_decoder():
+    images = torch.rand(4, 784)
+    assert _checked_images(images, 4, "point", "decode_points(decode, points)") is images
+    with pytest.raises(ValueError, match="need 5 decoded images, one per point, got 4"):
+        _checked_images(images, 5, "point", "decode_points(decode, points)")
+    with pytest.raises(TypeError, match=r"not a decoder.*metrics\.decode_points\(decode, points\)"):
+        _checked_images(torch.nn.Linear(2, 784), 4, "point", "decode_points(decode, points)")
+    with pytest.raises(TypeError, match="tensor of decoded images, got list"):
+        _checked_images([images], 1, "point", "decode_points(decode, points)")

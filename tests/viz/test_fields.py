@@ -17,6 +17,10 @@ def _grid():
     return torch.stack(torch.meshgrid(torch.linspace(-1, 1, 5), torch.linspace(-1, 1, 5), indexing="xy"), -1).reshape(-1, 2)
 
 
+def _density(x):
+    return (-(x**2).sum(1)).exp()
+
+
 def _quiver(ax):
     return next(c for c in ax.collections if hasattr(c, "U"))
 
@@ -24,7 +28,7 @@ def _quiver(ax):
 def test_vector_fields_draw_the_given_arrows_on_one_scale():
     grid = _grid()
     u = torch.randn(25, 2)
-    fig = vector_fields(grid, {"u": u, "2u": 2 * u}, density=lambda x: (-(x**2).sum(1)).exp())
+    fig = vector_fields(grid, {"u": u, "2u": 2 * u}, density_on_grid=density_grid(_density, -1.0, 1.0, 150))
     assert [ax.get_title() for ax in fig.axes] == ["u", "2u"] and fig.axes[0].get_xlabel() == "x1"
     q1, q2 = (_quiver(ax) for ax in fig.axes)
     assert q1.scale == q2.scale  # one scale, so the doubled field looks twice as long
@@ -39,21 +43,21 @@ def test_vector_fields_draw_the_given_arrows_on_one_scale():
         vector_fields(grid, {})
 
 
-def test_vector_fields_shade_one_density_grid_computed_once_or_given():
+def test_vector_fields_shade_the_given_density_in_every_panel_and_evaluate_nothing():
     grid, u = _grid(), torch.randn(25, 2)
-    calls = []
-
-    def density(x):
-        calls.append(len(x))
-        return (-(x**2).sum(1)).exp()
-
-    fig = vector_fields(grid, {"u": u, "-u": -u}, density=density, title="t")
-    assert calls == [150 * 150]  # one grid over [-1, 1]^2, shaded in both panels
+    ticks, values = density_grid(_density, -1.0, 1.0, 150)
+    fig = vector_fields(grid, {"u": u, "-u": -u}, density_on_grid=(ticks, values), title="t")
     shaded = [ax.collections[0] for ax in fig.axes]
     assert all(len(c.levels) > 2 for c in shaded) and fig._suptitle.get_text() == "t"
-    given = vector_fields(grid, {"u": u}, density=density_grid(density, -1.0, 1.0, 150)).axes[0].collections[0]
-    np.testing.assert_array_equal(given.levels, shaded[0].levels)
+    np.testing.assert_array_equal(shaded[0].levels, shaded[1].levels)  # one grid, shaded in both panels
+    assert shaded[0].levels.max() >= values.max().item() >= shaded[0].levels[-2]  # the given values are drawn
+    scaled = vector_fields(grid, {"u": u}, density_on_grid=(ticks, 10 * values)).axes[0].collections[0]
+    assert scaled.levels.max() >= 10 * values.max().item() > shaded[0].levels.max()
     assert len(vector_fields(grid, {"u": u}).axes[0].collections) == 1  # no density: arrows only
+    with pytest.raises(TypeError, match="density_on_grid.*density_grid"):
+        vector_fields(grid, {"u": u}, density_on_grid=_density)  # a function: evaluate it first
+    with pytest.raises(ValueError, match="density_on_grid"):
+        vector_fields(grid, {"u": u}, density_on_grid=(ticks, values[:, :-1]))
 
 
 def test_paths_2d_draw_every_path_from_start_to_end():
@@ -71,14 +75,17 @@ def test_paths_2d_draw_every_path_from_start_to_end():
         paths_2d(torch.randn(4, 6))
 
 
-def test_paths_2d_shade_a_density_function_or_its_values():
+def test_paths_2d_shade_the_given_density_values():
     chain = torch.randn(3, 5, 2)
-
-    def density(x):
-        return (-(x**2).sum(1)).exp()
-
-    shaded = paths_2d(chain, density=density).axes[0].collections[0]
     lo, hi = chain.min().item() - 0.1, chain.max().item() + 0.1
-    given = paths_2d(chain, density=density_grid(density, lo, hi, 150)).axes[0].collections[0]
-    np.testing.assert_array_equal(given.levels, shaded.levels)
+    ticks, values = density_grid(_density, lo, hi, 150)
+    ax = paths_2d(chain, density_on_grid=(ticks, values)).axes[0]
+    shaded = ax.collections[0]
+    assert len(shaded.levels) > 2 and shaded.levels.max() >= values.max().item() >= shaded.levels[-2]
+    assert ax.get_xlim() == pytest.approx((lo, hi))  # the view is the chain's, shaded under the paths
+    assert len(ax.collections) == 3  # density, start and end markers
     assert len(paths_2d(chain).axes[0].collections) == 2  # start and end markers only
+    with pytest.raises(TypeError, match="density_on_grid.*density_grid"):
+        paths_2d(chain, density_on_grid=_density)
+    with pytest.raises(TypeError, match="density_on_grid"):
+        paths_2d(chain, density_on_grid=values)

@@ -47,15 +47,18 @@ def _imported_from_viz():
 
 def test_every_name_imported_from_viz_is_exported():
     names = _imported_from_viz()
-    assert {"image_rows", "show", "latent_map", "unit_activity"} <= set(names)  # the scan finds the notebooks
+    assert {"image_rows", "show", "latent_map", "unit_activity_curves"} <= set(names)  # the scan finds the notebooks
     missing = {name: str(path) for name, path in names.items() if name not in viz.__all__}
     assert not missing
     assert all(callable(getattr(viz, name)) for name in viz.__all__)
 
 
-def test_the_clashing_figure_name_is_an_alias_of_the_renamed_figure():
-    assert viz.unit_activity is viz.unit_activity_curves
-    assert "embed_2d" not in viz.__all__  # a computation: course_lib.metrics.embed_2d
+def test_the_clashing_figure_name_is_gone_and_computations_are_not_exported():
+    # ``unit_activity`` is the computation in course_lib.models.vae; the figure is ``unit_activity_curves``.
+    assert not hasattr(viz, "unit_activity") and "unit_activity" not in viz.__all__
+    assert "unit_activity" not in _imported_from_viz()
+    computing = {"embed_2d", "code_box", "decode_latent_grid", "decode_code_box", "decode_points", "density_grid"}
+    assert not computing & set(viz.__all__)  # computations: course_lib.metrics
 
 
 @pytest.mark.parametrize("module", sorted(p.name for p in PACKAGE.glob("*.py")))
@@ -75,5 +78,23 @@ def test_no_figure_shares_a_name_with_the_rest_of_the_library():
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.FunctionDef | ast.ClassDef):
                 defined.setdefault(node.name, str(path.relative_to(ROOT)))
-    clashes = {n: defined[n] for n in set(viz.__all__) - {"unit_activity"} if n in defined}
+    clashes = {n: defined[n] for n in viz.__all__ if n in defined}
     assert not clashes
+
+
+# What viz may still take from metrics: ``code_box``, a few quantiles of the codes, so that
+# ``latent_map`` draws its decoded images over exactly the box ``metrics.decode_code_box`` decoded.
+CHEAP_METRICS = {"code_box"}
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in PACKAGE.glob("*.py")))
+def test_viz_fits_decodes_and_evaluates_nothing_from_metrics(module):
+    tree = ast.parse((PACKAGE / module).read_text())
+    whole = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+             if a.name.startswith("course_lib.metrics")]
+    whole += [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "course_lib"
+              for a in n.names if a.name == "metrics"]
+    assert not whole  # no ``import course_lib.metrics`` / ``from course_lib import metrics``
+    taken = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "course_lib.metrics"
+             for a in n.names}
+    assert taken <= CHEAP_METRICS, f"viz/{module} computes with {sorted(taken - CHEAP_METRICS)}"
