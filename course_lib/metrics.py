@@ -10,6 +10,7 @@ form or an independent implementation (scikit-learn, ``torch.nn.functional``).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import warnings
 from collections.abc import Callable, Sequence
@@ -465,8 +466,39 @@ def lpips_model(net: str = "alex", pnet_rand: bool = False) -> torch.nn.Module:
         )
     with warnings.catch_warnings():  # lpips passes torchvision's deprecated `pretrained=` flag
         warnings.simplefilter("ignore", UserWarning)
-        model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=pnet_rand, verbose=False)
+        # Always built with a random backbone: torchvision would unpickle the weights file with
+        # weights_only=False, which runs whatever code a tampered file holds. We load it ourselves.
+        model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
+    if not pnet_rand:
+        _load_backbone(model.net, path)
     return model.eval().requires_grad_(False)
+
+
+def _load_backbone(backbone: torch.nn.Module, path: Path) -> None:
+    """Load torchvision's ImageNet weights into an LPIPS backbone, safely.
+
+    The file must match the sha256 prefix in its name (torchvision's own convention,
+    ``<arch>-<sha256[:8]>.pth``) and is read with ``weights_only=True``. LPIPS splits the
+    network's ``features`` into slices that keep their indices (``slice2.3.weight`` is
+    ``features.3.weight``).
+    """
+    prefix = path.stem.rsplit("-", 1)[-1]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if not digest.startswith(prefix):
+        raise ValueError(f"{path} is not torchvision's file: its sha256 starts {digest[:8]}, its name says {prefix}; "
+                         "download it again")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # any unreadable or unsafe file
+        raise ValueError(f"{path} is not a plain weights file ({type(err).__name__}: {err})") from None
+    wanted = {}
+    for name in backbone.state_dict():
+        index_and_param = name.split(".", 1)[1]  # "slice2.3.weight" -> "3.weight"
+        key = f"features.{index_and_param}"
+        if key not in state:
+            raise ValueError(f"{path} has no {key}: not the weights of this backbone")
+        wanted[name] = state[key]
+    backbone.load_state_dict(wanted)
 
 
 def lpips_distance(

@@ -374,6 +374,66 @@ def test_lpips_without_backbone_weights_says_how_to_get_them(tmp_path):
         lpips_backbone_path("resnet")
 
 
+class _Payload:
+    """Unpickling this runs code: it writes a file (what a tampered weights file could do)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _weights_file(folder, obj, arch="alexnet-owt"):
+    """Save ``obj`` as ``<arch>-<its sha256[:8]>.pth``, torchvision's naming, and return the path."""
+    import hashlib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "tmp.pth"
+    torch.save(obj, tmp)
+    path = folder / f"{arch}-{hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]}.pth"
+    tmp.rename(path)
+    return path
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    from course_lib import metrics
+
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path))
+    yield tmp_path / "checkpoints", metrics
+    torch.hub.set_dir(old)
+
+
+def test_lpips_loads_the_backbone_weights_itself(hub, monkeypatch):
+    import torchvision
+
+    folder, metrics = hub
+    torch.manual_seed(1)
+    state = torchvision.models.alexnet().state_dict()
+    path = _weights_file(folder, state)
+    monkeypatch.setitem(metrics.LPIPS_BACKBONES, "alex", ("alexnet", path.name))
+    model = metrics.lpips_model("alex")
+    loaded = model.net.state_dict()
+    assert torch.equal(loaded["slice1.0.weight"], state["features.0.weight"])
+    assert torch.equal(loaded["slice5.10.bias"], state["features.10.bias"])
+
+
+def test_lpips_refuses_tampered_backbone_files(hub, monkeypatch, tmp_path):
+    folder, metrics = hub
+    folder.mkdir(parents=True)
+    (folder / "alexnet-owt-7be5be79.pth").write_bytes(b"not torchvision's file")
+    with pytest.raises(ValueError, match="sha256"):
+        metrics.lpips_model("alex")
+    marker = tmp_path / "payload-ran"
+    path = _weights_file(folder, {"features.0.weight": _Payload(str(marker))})  # its name matches its hash
+    monkeypatch.setitem(metrics.LPIPS_BACKBONES, "alex", ("alexnet", path.name))
+    with pytest.raises(ValueError, match="not a plain weights file"):
+        metrics.lpips_model("alex")
+    assert not marker.exists()  # read with weights_only=True: the payload never ran
+
+
 def test_lpips_distance_matches_the_model_on_prepared_images(random_lpips):
     from course_lib.metrics import lpips_distance
 
