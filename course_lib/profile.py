@@ -101,9 +101,18 @@ def get_device(prefer: str | None = None) -> torch.device:
         prefer: force a device such as ``"cpu"``; ``None`` picks automatically.
             The environment variable ``COURSE_DEVICE`` overrides the choice too.
     """
+    source = "prefer" if prefer else "COURSE_DEVICE"
     prefer = prefer or os.environ.get("COURSE_DEVICE")
     if prefer:
-        return torch.device(prefer)
+        try:
+            device = torch.device(prefer)
+        except RuntimeError as err:
+            raise ValueError(f"{source} must name a device such as 'cpu' or 'cuda', got {prefer!r}") from err
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"{source}={prefer!r}, but this machine has no CUDA device: use 'cpu'")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise RuntimeError(f"{source}={prefer!r}, but this machine has no Apple MPS device: use 'cpu'")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if torch.backends.mps.is_available():
@@ -187,8 +196,8 @@ def set_threads(n: int | None = None) -> int:
     _chosen["fair"] = n is None
     if n is None:
         n = max(1, usable_cores() // course_processes())
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n (threads) must be an int >= 1, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= usable_cores():
+        raise ValueError(f"n (threads) must be an int between 1 and the {usable_cores()} usable cores, got {n!r}")
     torch.set_num_threads(n)
     return n
 

@@ -29,10 +29,50 @@ def _as_tuple(data: Data, name: str) -> tuple[Tensor, ...]:
     tensors = (data,) if isinstance(data, Tensor) else tuple(data)
     if not tensors or not all(isinstance(t, Tensor) for t in tensors):
         raise TypeError(f"{name} must be a tensor or a sequence of tensors")
+    if any(t.ndim == 0 for t in tensors):
+        raise ValueError(f"{name} must be batches [N, ...], got a 0-d tensor")
     n = len(tensors[0])
     if any(len(t) != n for t in tensors):
         raise ValueError(f"{name}: all tensors need the same first dimension, got {[len(t) for t in tensors]}")
+    if n == 0:
+        raise ValueError(f"{name} is empty: no samples to train or evaluate on")
     return tensors
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def _check_rate(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def _check_inputs(model: nn.Module, x: Tensor, name: str) -> None:
+    """Once per call: the inputs' dtype matches the model's, and BCE targets lie in [0, 1]."""
+    param = next(model.parameters(), None)
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be floating point (images in [0, 1]), got {x.dtype}: use x.float() / 255 for bytes")
+    if param is not None and x.dtype != param.dtype:
+        raise TypeError(f"{name} is {x.dtype} but the model's weights are {param.dtype}: convert one to the other")
+    if getattr(model, "recon", None) == "bce" and (x.min() < 0 or x.max() > 1):
+        raise ValueError(f"{name}: a Bernoulli (BCE) model needs pixels in [0, 1], got values in "
+                         f"[{float(x.min()):g}, {float(x.max()):g}]: divide 0..255 images by 255")
+
+
+def _check_loss_output(out: object, phase: str | None) -> None:
+    """Once per call: ``model.loss`` returns a dict whose ``"loss"`` is a scalar tensor with a gradient."""
+    where = "model.loss(...)" + (f" for phase {phase!r}" if phase else "")
+    if not isinstance(out, Mapping) or "loss" not in out:
+        raise TypeError(f"{where} must return a dict with a 'loss' entry, got {type(out).__name__}")
+    loss = out["loss"]
+    if not isinstance(loss, Tensor) or loss.ndim != 0:
+        got = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
+        raise ValueError(f"{where}['loss'] must be a scalar tensor (a batch mean), got {got}")
+    if not loss.requires_grad:
+        raise ValueError(f"{where}['loss'] does not depend on any trainable parameter")
 
 
 def _phases(model: nn.Module) -> tuple[str, ...]:
@@ -100,10 +140,13 @@ def fit(
     Raises:
         FloatingPointError: when a loss is NaN or infinite, naming epoch and step.
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    _positive_int("epochs", epochs)
+    _positive_int("batch_size", batch_size)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    for phase, rate in (lr.items() if isinstance(lr, Mapping) else [("", lr)]):
+        _check_rate(f"lr[{phase!r}]" if phase else "lr", rate)
+    _check_inputs(model, _as_tuple(data, "data")[0], "data")
     device = torch.device(device) if device is not None else get_device()
     if device.type == "cpu":
         rebalance_threads()  # at the start of a run only: its result depends on its own thread count
@@ -128,6 +171,8 @@ def fit(
             batch = tuple(t[idx] for t in tensors)
             for phase, opt in optimizers.items():
                 out = model.loss(*batch) if phase is None else model.loss(*batch, phase=phase)
+                if epoch == 1 and step == 0:
+                    _check_loss_output(out, phase)
                 loss = out["loss"]
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
@@ -160,6 +205,7 @@ def evaluate(model: nn.Module, data: Data, *, batch_size: int = 1000) -> dict[st
     Multi-phase models report every phase's entries.
     """
     tensors = _as_tuple(data, "data")
+    _positive_int("batch_size", batch_size)
     was_training = model.training
     model.eval()
     phases = _phases(model) or (None,)

@@ -15,7 +15,7 @@ from course_lib.profile import get_profile
 from course_lib.train import fit
 
 CALLS = {"n": 0}
-DATA = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+DATA = torch.rand(32, 4, generator=torch.Generator().manual_seed(0))  # in [0, 1]: BCE models take it too
 
 
 def toy_recipe(model, *, seed, epochs=2, data=DATA):
@@ -164,3 +164,26 @@ def test_no_temp_files_left(fresh_cache):
     trained(toy_ae, {}, toy_recipe, {})
     assert not list(fresh_cache.glob("*.tmp"))
     assert cache.cache_dir() == fresh_cache
+
+
+def test_unwritable_cache_or_a_folder_in_the_way_fail_before_training(fresh_cache, monkeypatch):
+    _path().mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        trained(toy_ae, {}, toy_recipe, {})
+    _path().rmdir()
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache.tempfile, "mkstemp", no_space)
+    with pytest.raises(OSError, match="COURSE_CACHE"):
+        trained(toy_ae, {}, toy_recipe, {})
+    assert CALLS["n"] == 0  # nothing was trained and thrown away
+
+
+def test_home_is_expanded_in_course_cache(monkeypatch, tmp_path):
+    from course_lib.data import cache_root
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_CACHE", "~/course-cache")
+    assert cache.cache_dir() == cache_root() == tmp_path / "course-cache"

@@ -129,3 +129,17 @@ def test_threads_are_shared_between_course_processes(monkeypatch, tmp_path):
         other.kill()
         torch.set_num_threads(old)
         profile._chosen["fair"] = False
+
+
+def test_thread_count_and_device_are_checked(monkeypatch):
+    from course_lib import profile
+
+    with pytest.raises(ValueError, match="usable cores"):
+        set_threads(10**6)
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="COURSE_DEVICE='cuda'.*no CUDA"):
+        profile.get_device()
+    monkeypatch.setenv("COURSE_DEVICE", "gpu0")
+    with pytest.raises(ValueError, match="COURSE_DEVICE must name a device"):
+        profile.get_device()

@@ -127,3 +127,49 @@ def test_progress_bars_follow_course_progress_unless_asked(monkeypatch, capsys):
         monkeypatch.setenv("COURSE_PROGRESS", env)
         fit(tiny_ae(), x, epochs=1, batch_size=16, progress=progress)
         assert ("epoch 1/1" in capsys.readouterr().err) == shown, (env, progress)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"lr": float("inf")}, ValueError, "lr must be a finite number"),
+    ({"lr": True}, ValueError, "lr must be"),
+    ({"lr": {"a": float("nan")}}, ValueError, "lr\\['a'\\]"),
+    ({"epochs": True}, ValueError, "epochs"),
+    ({"batch_size": 0}, ValueError, "batch_size"),
+    ({"seed": "a"}, ValueError, "seed"),
+    ({"data": torch.zeros(0, 4)}, ValueError, "data is empty"),
+    ({"data": torch.tensor(1.0)}, ValueError, "0-d"),
+    ({"data": torch.zeros(8, 4, dtype=torch.uint8)}, TypeError, "floating point"),
+    ({"data": torch.zeros(8, 4, dtype=torch.float64)}, TypeError, "float64 but the model's weights are torch.float32"),
+])
+def test_fit_names_the_bad_argument(kwargs, error, match):
+    from course_lib.models.autoencoder import Autoencoder
+
+    model = Autoencoder.mlp(input_shape=4, hidden=[8], latent_dim=2, recon="mse")
+    args = {"data": torch.rand(8, 4), "epochs": 1, "lr": 1e-3, "progress": False} | kwargs
+    with pytest.raises(error, match=match):
+        fit(model, args.pop("data"), **args)
+
+
+def test_fit_refuses_bce_on_0_255_pixels_and_malformed_losses():
+    from course_lib.models.autoencoder import Autoencoder
+
+    bce = Autoencoder.mlp(input_shape=4, hidden=[8], latent_dim=2, recon="bce")
+    with pytest.raises(ValueError, match="pixels in \\[0, 1\\]"):
+        fit(bce, torch.rand(8, 4) * 255, epochs=1, progress=False)
+
+    class Bad(torch.nn.Module):
+        def __init__(self, out):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(4))
+            self.out = out
+
+        def loss(self, x):
+            return self.out(self.w, x)
+
+    for out, match in [(lambda w, x: (w * x).sum(), "dict with a 'loss'"),
+                       (lambda w, x: {"loss": (w * x).sum(1)}, "scalar tensor"),
+                       (lambda w, x: {"loss": x.sum()}, "trainable parameter")]:
+        with pytest.raises((TypeError, ValueError), match=match):
+            fit(Bad(out), torch.rand(8, 4), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        evaluate(bce, torch.zeros(0, 4))
