@@ -27,11 +27,11 @@ def check_int(name: str, value: object, low: int, high: int | None = None) -> in
 
 
 def check_real(name: str, value: object, low: float, high: float = math.inf) -> float:
-    """Return ``value`` as a float; raise unless it is a real number (not NaN) in ``[low, high]``."""
+    """Return ``value`` as a float; raise unless it is a finite real number in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not low <= value <= high:  # written this way round so that NaN fails too
-        bound = f">= {low}" if high == math.inf else f"in [{low}, {high}]"
+    if not low <= value <= high or math.isinf(value):  # written this way round so that NaN fails too
+        bound = f"finite and >= {low}" if high == math.inf else f"in [{low}, {high}]"
         raise ValueError(f"{name} must be {bound}, got {value}")
     return float(value)
 

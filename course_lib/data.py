@@ -152,6 +152,21 @@ def _check_splits(splits: _Splits) -> None:
                 f"MNIST {split} split has images {images.dtype}{list(images.shape)} and labels "
                 f"{labels.dtype}{list(labels.shape)}; expected uint8[{size}, 28, 28] and int64[{size}]"
             )
+        if images.mean() < 5:  # MNIST's mean grey level is about 33 of 255
+            raise ValueError(f"MNIST {split} split: the images are blank (mean grey level {images.mean():.1f} of 255)")
+        counts = np.bincount(labels, minlength=10) if labels.min() >= 0 else None
+        if counts is None or len(counts) != 10 or counts.min() < size // 20:
+            raise ValueError(f"MNIST {split} split: labels must be the digits 0-9, each a share of the split; "
+                             f"got labels in [{labels.min()}, {labels.max()}]")
+
+
+def _splits_digest(splits: _Splits) -> str:
+    """sha256 over every split's images and labels, in a fixed order: what the .npz cache must still hold."""
+    h = hashlib.sha256()
+    for split in SPLITS:
+        for array in splits[split]:
+            h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
 
 
 def _wheel_pickle_path() -> Path:
@@ -210,7 +225,12 @@ def _load_npz(path: Path) -> _Splits | None:
     try:
         with np.load(path, allow_pickle=False) as f:
             splits = {s: (f[f"{s}_images"], f[f"{s}_labels"]) for s in SPLITS}
+            stored = str(f["digest"])
         _check_splits(splits)
+        if stored != _splits_digest(splits):
+            raise ValueError("its arrays do not match the digest written with them (altered after it was built)")
+    except IsADirectoryError as err:
+        raise IsADirectoryError(f"the MNIST cache path {path} is a folder: remove it") from err
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         # A damaged cache is never trusted: delete it and rebuild from the verified pickle.
         # (.npz is a zip, whose CRC-32 checks catch flipped or missing bytes.)
@@ -226,6 +246,7 @@ def _save_npz(path: Path, splits: _Splits) -> None:
     arrays = {}
     for split, (images, labels) in splits.items():
         arrays[f"{split}_images"], arrays[f"{split}_labels"] = images, labels
+    arrays["digest"] = np.array(_splits_digest(splits))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ def psnr(x_hat: Tensor, x: Tensor, max_val: float = 1.0) -> Tensor:
     A perfect reconstruction gives ``inf``.
     """
     _same_shape(x_hat, x, "x_hat and x")
+    if isinstance(max_val, bool) or not isinstance(max_val, (int, float)) or not 0 < max_val < math.inf:
+        raise ValueError(f"max_val must be the largest possible pixel value (> 0, finite), got {max_val!r}")
     mse = ((x_hat - x) ** 2).flatten(1).mean(1)
     return 10 * torch.log10(max_val**2 / mse)
 
@@ -88,7 +91,10 @@ def orthonormal_basis(U: Tensor) -> Tensor:
     """Orthonormal basis ``[D, k]`` of the column space of a full-rank ``U`` ``[D, k]`` (QR)."""
     if U.ndim != 2 or U.shape[1] > U.shape[0]:
         raise ValueError(f"U must be [D, k] with k <= D, got {tuple(U.shape)}")
-    q, _ = torch.linalg.qr(U.double())
+    q, r = torch.linalg.qr(U.double())
+    diag = r.diagonal().abs()
+    if not torch.isfinite(U).all() or diag.min() <= 1e-10 * max(float(diag.max()), 1e-300):
+        raise ValueError(f"U must have full column rank ({U.shape[1]} independent, finite columns); it has not")
     return q
 
 
@@ -363,8 +369,8 @@ def gaussian_kernel(a: Tensor, b: Tensor, bandwidth: float | Sequence[float]) ->
     (scale, mean) and fine ones (modes, holes).
     """
     widths = torch.as_tensor(bandwidth, dtype=torch.float64).reshape(-1).tolist()
-    if not widths or min(widths) <= 0:
-        raise ValueError(f"bandwidth must be > 0, got {bandwidth}")
+    if not widths or not all(0 < h < math.inf for h in widths):  # NaN fails too
+        raise ValueError(f"bandwidth must be finite and > 0, got {bandwidth}")
     d2 = torch.cdist(a.double(), b.double()) ** 2
     return sum(torch.exp(-d2 / (2 * h**2)) for h in widths)
 
@@ -396,6 +402,8 @@ def mmd_test(
     Returns:
         ``(mmd2, p_value)`` with ``p = (1 + #{shuffled >= observed}) / (1 + permutations)``.
     """
+    if isinstance(permutations, bool) or not isinstance(permutations, int) or permutations < 1:
+        raise ValueError(f"permutations must be a positive int (p-values come from them), got {permutations!r}")
     stat = mmd2(x, y, bandwidth)
     n, m = len(x), len(y)
     k = gaussian_kernel(torch.cat([x, y]), torch.cat([x, y]), bandwidth)  # [n+m, n+m]
@@ -565,6 +573,9 @@ def classifier_score(probs: Tensor) -> float:
     """
     if probs.ndim != 2 or len(probs) < 1:
         raise ValueError(f"probs must be [N, C], got {tuple(probs.shape)}")
+    if (probs < 0).any() or not torch.allclose(probs.double().sum(1), torch.ones(len(probs), dtype=torch.float64),
+                                                atol=1e-4):
+        raise ValueError("probs must be probabilities (each row >= 0, summing to 1): apply softmax to logits first")
     p = probs.double().clamp_min(1e-30)
     p_y = p.mean(0, keepdim=True)  # [1, C]
     return float(torch.exp((p * (p.log() - p_y.log())).sum(1).mean()))

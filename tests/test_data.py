@@ -268,7 +268,29 @@ def _wrong_shapes(path):
         np.savez(f, **{f"{s}_{k}": np.zeros(3, np.uint8) for s in data.SPLITS for k in ("images", "labels")})
 
 
-@pytest.mark.parametrize("damage", [_flip_middle_byte, _truncate, _wrong_shapes])
+def _rewrite(path, change):
+    """Rewrite the .npz with the right dtypes and shapes and the old digest, after ``change(arrays)``."""
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k].copy() for k in f.files}
+    change(arrays)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _permuted_labels(path):
+    _rewrite(path, lambda a: a.update(test_labels=np.roll(a["test_labels"], 1)))
+
+
+def _label_1000(path):
+    _rewrite(path, lambda a: a["test_labels"].__setitem__(0, 1000))
+
+
+def _altered_pixels(path):
+    _rewrite(path, lambda a: a["train_images"].__setitem__((0, 14, 14), 255 - a["train_images"][0, 14, 14]))
+
+
+@pytest.mark.parametrize("damage", [_flip_middle_byte, _truncate, _wrong_shapes, _permuted_labels, _label_1000,
+                                    _altered_pixels])
 def test_corrupt_npz_cache_is_rebuilt(tmp_path, monkeypatch, shared_cache_dir, decoded_pickle, damage):
     (good,) = shared_cache_dir.glob("*.npz")
     npz = tmp_path / good.name
@@ -294,6 +316,16 @@ def test_corrupt_npz_cache_is_deleted_even_if_it_cannot_be_rebuilt(tmp_path, mon
     with pytest.raises(FileNotFoundError):
         data.mnist("test")
     assert not npz.exists()
+
+
+def test_a_folder_at_the_npz_path_is_named(tmp_path, monkeypatch, shared_cache_dir):
+    (good,) = shared_cache_dir.glob("*.npz")
+    (tmp_path / good.name).mkdir()
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    data._mnist_arrays.cache_clear()
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        data.mnist("test")
+    data._mnist_arrays.cache_clear()
 
 
 def test_torchvision_raw_files_are_used_when_present(tmp_path, monkeypatch, cache):
@@ -515,3 +547,9 @@ def test_square_mask_geometry():
 
     _, mask = data.square_mask(torch.rand(1, 1, 7, 7), 2)
     assert mask[0, 0].nonzero().tolist() == [[2, 2], [2, 3], [3, 2], [3, 3]]
+
+
+@pytest.mark.parametrize("noise", [float("inf"), float("nan"), -0.1])
+def test_toy_noise_must_be_finite_and_non_negative(noise):
+    with pytest.raises(ValueError, match="noise must be finite and >= 0"):
+        data.toy2d("spiral", 10, noise=noise)

@@ -586,3 +586,19 @@ def test_density_grid_rows_follow_the_second_coordinate():
     assert ticks.tolist() == [-1.0, 0.0, 1.0, 2.0] and values.shape == (4, 4)
     expected = ticks[None, :] - 10 * ticks[:, None]  # values[i, j] = fn(ticks[j], ticks[i])
     torch.testing.assert_close(values, expected)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda m: m.subspace_distance(torch.ones(5, 2), torch.eye(5)[:, :2]), "full column rank"),
+    (lambda m: m.classifier_score(torch.randn(20, 10) * 5), "softmax"),
+    (lambda m: m.psnr(torch.rand(2, 4), torch.rand(2, 4), max_val=0.0), "max_val"),
+    (lambda m: m.psnr(torch.rand(2, 4), torch.rand(2, 4), max_val=-1), "max_val"),
+    (lambda m: m.mmd_test(torch.rand(10, 2), torch.rand(10, 2), 1.0, permutations=0), "permutations"),
+    (lambda m: m.mmd2(torch.rand(10, 2), torch.rand(10, 2), float("nan")), "bandwidth"),
+    (lambda m: m.mmd2(torch.rand(10, 2), torch.rand(10, 2), float("inf")), "bandwidth"),
+])
+def test_metrics_refuse_inputs_that_would_give_a_silently_wrong_number(call, match):
+    from course_lib import metrics
+
+    with pytest.raises(ValueError, match=match):
+        call(metrics)
