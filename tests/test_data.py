@@ -231,6 +231,21 @@ def test_missing_wheel_says_how_to_install(tmp_path, monkeypatch):
         data.mnist("test")
 
 
+def test_a_module_hiding_the_wheel_or_a_missing_data_file_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "course_test_hidden_mnist.py").write_text("")  # a user's own module of that name
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(data, "_WHEEL_PACKAGE", "course_test_hidden_mnist")
+    with pytest.raises(FileNotFoundError, match="hides the wheel") as err:
+        data.mnist("test")
+    assert "course_test_hidden_mnist.py" in str(err.value)
+    (tmp_path / "course_test_empty_pkg").mkdir()
+    (tmp_path / "course_test_empty_pkg" / "__init__.py").write_text("")
+    monkeypatch.setattr(data, "_WHEEL_PACKAGE", "course_test_empty_pkg")
+    with pytest.raises(FileNotFoundError, match="has no data/mnist.pkl.gz"):
+        data.mnist("test")
+
+
 # ---------------------------------------------------------------- caches and sources
 
 
