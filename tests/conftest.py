@@ -24,3 +24,12 @@ def fresh_cache(monkeypatch, tmp_path):
     """An empty cache folder, for tests that count what gets trained or written."""
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture
+def W():
+    """An untrained, frozen MNIST classifier (seed 0): a judge for the benign-autoencoder tests."""
+    from course_lib.models.classifier import MnistClassifier
+
+    torch.manual_seed(0)
+    return MnistClassifier().eval().requires_grad_(False)

@@ -3,14 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.models.bae import BenignAutoencoder, classifier_penalty
-from course_lib.models.classifier import MnistClassifier
 from course_lib.models.denoising import DenoisingAutoencoder
-
-
-@pytest.fixture
-def W():
-    torch.manual_seed(0)
-    return MnistClassifier().eval().requires_grad_(False)
 
 
 def batch(n=8, seed=0):
