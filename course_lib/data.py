@@ -209,8 +209,22 @@ def _torchvision_dir(cache: Path) -> Path | None:
     return raw_dir
 
 
+def _checked_raw(path: Path) -> np.ndarray:
+    """One torchvision IDX file, checked against MNIST's shape, label range and grey levels; errors name the file."""
+    array = _read_idx(path)
+    n = 60_000 if path.name.startswith("train") else 10_000
+    shape = (n, 28, 28) if "images" in path.name else (n,)
+    if array.shape != shape:
+        raise ValueError(f"{path} holds an array of shape {list(array.shape)}; MNIST's is {list(shape)}")
+    if "labels" in path.name and array.max() > 9:
+        raise ValueError(f"{path} holds labels up to {array.max()}; MNIST's are the digits 0-9")
+    if "images" in path.name and array.mean() < 5:
+        raise ValueError(f"{path} holds blank images (mean grey level {array.mean():.1f} of 255)")
+    return array
+
+
 def _read_torchvision(raw_dir: Path) -> _Splits:
-    train_x, train_y, test_x, test_y = (_read_idx(raw_dir / name) for name in _TORCHVISION_FILES)
+    train_x, train_y, test_x, test_y = (_checked_raw(raw_dir / name) for name in _TORCHVISION_FILES)
     train_y, test_y = train_y.astype(np.int64), test_y.astype(np.int64)
     # Same split as the pickle: the last 10k of the 60k training images are held out.
     return {

@@ -187,3 +187,8 @@ def test_home_is_expanded_in_course_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("COURSE_CACHE", "~/course-cache")
     assert cache.cache_dir() == cache_root() == tmp_path / "course-cache"
+
+
+def test_checkpoint_names_stay_inside_the_cache(fresh_cache):
+    path = checkpoint_path({"recipe": "a.../../../escape", "build": "b/../../x"})
+    assert path.parent == fresh_cache and "/" not in path.name

@@ -361,6 +361,29 @@ def test_torchvision_raw_files_are_used_when_present(tmp_path, monkeypatch, cach
     assert data.mnist_source() == f"torchvision files in {raw}"
 
 
+@pytest.mark.parametrize("file, array, match", [
+    ("t10k-labels-idx1-ubyte", np.full(10_000, 200, np.uint8), "labels up to 200"),
+    ("t10k-images-idx3-ubyte", np.zeros((10_000, 28, 28), np.uint8), "blank images"),
+    ("t10k-labels-idx1-ubyte", np.zeros(9_000, np.uint8), r"shape \[9000\]"),
+])
+def test_bad_torchvision_files_are_named(tmp_path, monkeypatch, file, array, match):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    good = {"train-images-idx3-ubyte": rng.integers(0, 256, (60_000, 28, 28), dtype=np.uint8),
+            "train-labels-idx1-ubyte": np.arange(60_000, dtype=np.uint8) % 10,
+            "t10k-images-idx3-ubyte": rng.integers(0, 256, (10_000, 28, 28), dtype=np.uint8),
+            "t10k-labels-idx1-ubyte": np.arange(10_000, dtype=np.uint8) % 10}
+    for name, values in (good | {file: array}).items():
+        _write_idx(raw / name, values)
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    data._mnist_arrays.cache_clear()
+    with pytest.raises(ValueError, match=match) as err:
+        data.mnist("test")
+    assert str(raw / file) in str(err.value)
+    data._mnist_arrays.cache_clear()
+
+
 def test_incomplete_torchvision_files_are_an_error(tmp_path, monkeypatch):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
