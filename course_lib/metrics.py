@@ -167,6 +167,8 @@ def log_mean_exp(a: Tensor, dim: int = 0) -> Tensor:
         a: any floating-point tensor, e.g. log-weights ``[k, B]``.
         dim: the dimension to average over.
     """
+    if a.ndim == 0 or a.shape[dim] == 0:
+        raise ValueError(f"a needs at least one value along dim {dim} to average, got shape {tuple(a.shape)}")
     m = a.amax(dim, keepdim=True)
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # all -inf (or +inf) slices
     return ((a - m).exp().mean(dim, keepdim=True).log() + m).squeeze(dim)
@@ -553,8 +555,8 @@ def participation_ratio(s: Tensor) -> Tensor:
     Equals ``k`` when ``k`` values are equal and the rest 0; lies in ``[1, r]`` for
     ``r`` values. Computed along the last dimension.
     """
-    if (s < 0).any():
-        raise ValueError("s must be non-negative")
+    if not torch.isfinite(s).all() or (s < 0).any():
+        raise ValueError("s must be finite and non-negative")
     s64 = s.double()
     return (s64.sum(-1) ** 2 / (s64**2).sum(-1)).to(s.dtype)
 

@@ -596,6 +596,8 @@ def test_density_grid_rows_follow_the_second_coordinate():
     (lambda m: m.mmd_test(torch.rand(10, 2), torch.rand(10, 2), 1.0, permutations=0), "permutations"),
     (lambda m: m.mmd2(torch.rand(10, 2), torch.rand(10, 2), float("nan")), "bandwidth"),
     (lambda m: m.mmd2(torch.rand(10, 2), torch.rand(10, 2), float("inf")), "bandwidth"),
+    (lambda m: m.log_mean_exp(torch.zeros(0)), "at least one value"),
+    (lambda m: m.participation_ratio(torch.tensor([float("nan"), 1.0])), "finite"),
 ])
 def test_metrics_refuse_inputs_that_would_give_a_silently_wrong_number(call, match):
     from course_lib import metrics
