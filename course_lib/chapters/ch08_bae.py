@@ -68,20 +68,6 @@ def load(dataset: str, split: str, n: int) -> tuple[Tensor, Tensor]:
     return mnist(split, n=n) if dataset == "mnist" else fashion_mnist(split, n)
 
 
-def fit_fashion_mnist(model: nn.Module, *, seed: int, n_train: int, epochs: int, batch_size: int, lr: float) -> History:
-    """Train a classifier with Adam on the first ``n_train`` Fashion-MNIST training images and labels.
-
-    Args:
-        model: a classifier (``model.loss(x, y)``).
-        seed: batch order and the model's noise.
-        n_train: training images.
-        epochs: passes over them.
-        batch_size: minibatch size.
-        lr: Adam's learning rate.
-    """
-    return fit(model, fashion_mnist("train", n_train), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-
-
 def judge(dataset: str = "mnist", profile: Profile | None = None, seed: int = 0) -> nn.Module:
     """The frozen classifier W for ``dataset`` (``"mnist"`` or ``"fashion"``), trained once and cached.
 
@@ -103,8 +89,9 @@ def judge(dataset: str = "mnist", profile: Profile | None = None, seed: int = 0)
     if dataset != "fashion":
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     epochs = profile.pick(smoke=3, standard=3, full=10)
-    model, _ = trained(MnistClassifier, {}, fit_fashion_mnist,
-                       {"n_train": profile.n_train, "epochs": epochs, "batch_size": 128, "lr": 1e-3},
+    model, _ = trained(MnistClassifier, {}, fit_dataset,
+                       {"dataset": "fashion", "n_train": profile.n_train, "epochs": epochs, "batch_size": 128,
+                        "lr": 1e-3, "labels": True},
                        seed=seed, profile=profile)
     return model.requires_grad_(False)
 

@@ -66,6 +66,26 @@ def test_fashion_mnist_without_files_says_where_to_put_them(fresh_cache):
         fashion_mnist("train", 10)
 
 
+def test_the_fashion_judge_trains_on_fashion_images_and_labels(monkeypatch, fresh_cache):
+    import course_lib.chapters.ch08_bae as ch
+    from course_lib.profile import Profile
+
+    calls = []
+
+    def fake_fashion(split, n=None):
+        calls.append((split, n))
+        g = torch.Generator().manual_seed(0)
+        return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+    monkeypatch.setattr(ch, "fashion_mnist", fake_fashion)
+    tiny = Profile("smoke", n_train=64, n_val=10, n_test=10, epochs=1, batch_size=32)
+    W_fashion = ch.judge("fashion", tiny)
+    assert calls == [("train", 64)]
+    assert not W_fashion.training and not any(p.requires_grad for p in W_fashion.parameters())
+    ch.judge("fashion", tiny)  # cached: no second training
+    assert calls == [("train", 64)]
+
+
 def test_the_builder_fetches_its_judge_without_moving_the_weights(monkeypatch, W):
     import course_lib.chapters.ch08_bae as ch
 
