@@ -364,6 +364,34 @@ def mean_sem(values: Tensor) -> tuple[float, float]:
     return float(v.mean()), float(v.std() / np.sqrt(len(v)))
 
 
+def mcnemar(a_correct: Tensor | np.ndarray, b_correct: Tensor | np.ndarray) -> dict[str, float]:
+    """Exact McNemar test of two classifiers scored on the *same* items.
+
+    Only the discordant items count: ``only_a`` (``a`` right, ``b`` wrong) and ``only_b``.
+    Under the null hypothesis that both are equally accurate, ``only_b`` is
+    ``Binomial(only_a + only_b, 1/2)``.
+
+    Args:
+        a_correct: ``[N]`` booleans, item ``i`` classified correctly by ``a``.
+        b_correct: ``[N]`` booleans for ``b``, on the same items in the same order.
+
+    Returns:
+        ``{"only_a", "only_b", "diff", "p_b_better"}``: the two discordant counts, the
+        accuracy difference ``acc(b) - acc(a)`` and the one-sided p-value
+        ``P(X >= only_b)`` for ``X ~ Binomial(only_a + only_b, 1/2)``: small when ``b``
+        is more accurate than ``a`` beyond chance (1.0 when there is no discordant item).
+    """
+    from scipy.stats import binom
+
+    a, b = np.asarray(a_correct, dtype=bool), np.asarray(b_correct, dtype=bool)
+    if a.ndim != 1 or a.shape != b.shape or len(a) == 0:
+        raise ValueError(f"a_correct and b_correct must be non-empty 1-d arrays of one length, got "
+                         f"{a.shape} and {b.shape}")
+    only_a, only_b = int((a & ~b).sum()), int((b & ~a).sum())
+    p = float(binom.sf(only_b - 1, only_a + only_b, 0.5)) if only_a + only_b else 1.0
+    return {"only_a": only_a, "only_b": only_b, "diff": (only_b - only_a) / len(a), "p_b_better": p}
+
+
 def gaussian_kernel(a: Tensor, b: Tensor, bandwidth: float | Sequence[float]) -> Tensor:
     """``k(a_i, b_j) = sum_h exp(-||a_i - b_j||^2 / (2 h^2))`` ``[N, M]`` for rows of ``a`` ``[N, D]``, ``b`` ``[M, D]``.
 

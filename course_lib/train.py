@@ -80,13 +80,13 @@ def _phases(model: nn.Module) -> tuple[str, ...]:
 
 
 def _optimizers(
-    model: nn.Module, lr: float | Mapping[str, float], weight_decay: float
+    model: nn.Module, lr: float | Mapping[str, float], weight_decay: float, betas: tuple[float, float]
 ) -> dict[str | None, torch.optim.Optimizer]:
     phases = _phases(model)
     if not phases:
         if not isinstance(lr, (int, float)):
             raise TypeError(f"lr must be a float for a single-optimizer model, got {lr!r}")
-        return {None: torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)}
+        return {None: torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)}
     groups = model.param_groups()
     missing = set(phases) - set(groups)
     if missing:
@@ -95,7 +95,7 @@ def _optimizers(
     if set(rates) != set(phases):
         raise ValueError(f"lr needs one entry per phase {phases}, got keys {sorted(rates)}")
     return {
-        p: torch.optim.Adam(groups[p], lr=rates[p], weight_decay=weight_decay) for p in phases
+        p: torch.optim.Adam(groups[p], lr=rates[p], weight_decay=weight_decay, betas=betas) for p in phases
     }
 
 
@@ -109,6 +109,8 @@ def fit(
     seed: int = 0,
     device: torch.device | str | None = None,
     weight_decay: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
+    shuffle: bool = True,
     val_data: Data | None = None,
     progress: bool | None = None,
     on_epoch_end: Callable[[int, nn.Module], None] | None = None,
@@ -126,6 +128,9 @@ def fit(
             two runs with the same seed and initial weights match exactly on CPU.
         device: where to train; ``None`` picks CUDA, then MPS, then CPU.
         weight_decay: Adam's L2 coefficient.
+        betas: Adam's decay rates of the gradient's first and second moments.
+        shuffle: a new random batch order every epoch; ``False`` visits the data in
+            its stored order every epoch (as some papers' loops do).
         val_data: optional held-out data; its mean losses are logged as ``val_<key>``.
         progress: show a ``tqdm`` bar per epoch; ``None``: as ``COURSE_PROGRESS`` says
             (:func:`course_lib.profile.progress_mode`).
@@ -146,6 +151,8 @@ def fit(
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     for phase, rate in (lr.items() if isinstance(lr, Mapping) else [("", lr)]):
         _check_rate(f"lr[{phase!r}]" if phase else "lr", rate)
+    if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
     _check_inputs(model, _as_tuple(data, "data")[0], "data")
     device = torch.device(device) if device is not None else get_device()
     if device.type == "cpu":
@@ -153,7 +160,7 @@ def fit(
     tensors = tuple(t.to(device) for t in _as_tuple(data, "data"))
     val = tuple(t.to(device) for t in _as_tuple(val_data, "val_data")) if val_data is not None else None
     model.to(device)
-    optimizers = _optimizers(model, lr, weight_decay)
+    optimizers = _optimizers(model, lr, weight_decay, tuple(betas))
 
     torch.manual_seed(seed)
     order_gen = torch.Generator().manual_seed(seed)  # batch order, independent of model noise
@@ -163,7 +170,7 @@ def fit(
     for epoch in range(1, epochs + 1):
         model.train()
         start = time.perf_counter()
-        perm = torch.randperm(n, generator=order_gen).to(device)
+        perm = (torch.randperm(n, generator=order_gen) if shuffle else torch.arange(n)).to(device)
         sums: dict[str, Tensor] = {}
         bar = progress_bar(range(steps), desc=f"epoch {epoch}/{epochs}", enabled=progress)
         for step in bar:

@@ -604,3 +604,24 @@ def test_metrics_refuse_inputs_that_would_give_a_silently_wrong_number(call, mat
 
     with pytest.raises(ValueError, match=match):
         call(metrics)
+
+
+def test_mcnemar_counts_discordant_items_and_gives_the_binomial_tail():
+    from scipy.stats import binomtest
+
+    from course_lib.metrics import mcnemar
+
+    a = np.array([1, 1, 1, 0, 0, 1, 1, 1, 0, 1], dtype=bool)
+    b = np.array([1, 0, 1, 1, 1, 1, 1, 1, 1, 1], dtype=bool)  # b fixes 3 of a's errors, breaks 1
+    r = mcnemar(a, b)
+    assert (r["only_a"], r["only_b"]) == (1, 3) and r["diff"] == pytest.approx(0.2)
+    assert r["p_b_better"] == pytest.approx(binomtest(3, 4, 0.5, alternative="greater").pvalue)
+    assert r["p_b_better"] == pytest.approx(5 / 16)  # P(X >= 3), X ~ Bin(4, 1/2), by hand
+    assert mcnemar(b, a)["p_b_better"] == pytest.approx(15 / 16)
+    assert mcnemar(a, a)["p_b_better"] == 1.0
+    many = np.zeros(200, dtype=bool)
+    better = many.copy()
+    better[:30] = True  # 30 wins, no losses: p = 2**-30
+    assert mcnemar(many, better)["p_b_better"] == pytest.approx(2.0**-30)
+    with pytest.raises(ValueError, match="a_correct and b_correct"):
+        mcnemar(a, b[:5])

@@ -8,6 +8,7 @@ measures them.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from course_lib.corruption import gaussian_noise
 from course_lib.data import mnist
 from course_lib.metrics import psnr
 from course_lib.models.autoencoder import reconstruction_loss
-from course_lib.models.bae import BenignAutoencoder
+from course_lib.models.bae import PAPER_LAM, BenignAutoencoder
 from course_lib.models.classifier import MnistClassifier
 from course_lib.models.context_encoder import ContextEncoder
 from course_lib.models.drgan import DistanceRegularizedGAN
@@ -71,9 +72,12 @@ def load(dataset: str, split: str, n: int) -> tuple[Tensor, Tensor]:
 def judge(dataset: str = "mnist", profile: Profile | None = None, seed: int = 0) -> nn.Module:
     """The frozen classifier W for ``dataset`` (``"mnist"`` or ``"fashion"``), trained once and cached.
 
-    MNIST's is the course's :func:`~course_lib.chapters.common.mnist_classifier`; Fashion-MNIST's
-    is the same network trained the same way (the profile's training images, Adam with lr
-    1e-3, batch 128) on Fashion-MNIST.
+    Below ``full``, MNIST's W is the course's :func:`~course_lib.chapters.common.mnist_classifier`
+    (3 epochs, batch 128, Adam with default betas, last epoch). At ``full`` it is trained as
+    the paper's ``train_W.py`` does (:func:`fit_judge`: 20 epochs, batch 32, Adam with betas
+    (0.5, 0.999), stored order), except that the epoch is chosen on the validation split,
+    where the paper keeps the epoch with the best test accuracy. Fashion-MNIST's W is the
+    same network trained like the course's MNIST W (10 epochs at ``full``).
 
     Args:
         dataset: ``"mnist"`` or ``"fashion"``.
@@ -84,10 +88,15 @@ def judge(dataset: str = "mnist", profile: Profile | None = None, seed: int = 0)
         W in eval mode on the CPU, its parameters without gradients.
     """
     profile = profile or get_profile()
-    if dataset == "mnist":
-        return mnist_classifier(profile, seed)
-    if dataset != "fashion":
+    if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if dataset == "mnist" and profile.name != "full":
+        return mnist_classifier(profile, seed)
+    if dataset == "mnist":
+        model, _ = trained(MnistClassifier, {}, fit_judge,
+                           {"n_train": profile.n_train, "n_val": profile.n_val, "epochs": 20},
+                           seed=seed, profile=profile)
+        return model.requires_grad_(False)
     epochs = profile.pick(smoke=3, standard=3, full=10)
     model, _ = trained(MnistClassifier, {}, fit_dataset,
                        {"dataset": "fashion", "n_train": profile.n_train, "epochs": epochs, "batch_size": 128,
@@ -96,31 +105,95 @@ def judge(dataset: str = "mnist", profile: Profile | None = None, seed: int = 0)
     return model.requires_grad_(False)
 
 
+def fit_judge(model: MnistClassifier, *, seed: int, n_train: int, n_val: int, epochs: int) -> History:
+    """Train W on clean MNIST as the paper's ``train_W.py``: batch 32, Adam(1e-3, betas (0.5, 0.999)), stored order.
+
+    After each epoch W's accuracy on ``n_val`` clean validation images is logged as
+    ``val_accuracy``; the weights of the best epoch are kept (the paper keeps the best
+    *test* epoch).
+    """
+    x, y = mnist("train", n=n_train)
+    x_val, y_val = mnist("val", n=n_val)
+    log: History = {"val_accuracy": []}
+    best = BestEpoch()
+
+    def on_epoch_end(epoch: int, m: nn.Module) -> None:
+        log["val_accuracy"].append(accuracy(m, x_val, y_val))
+        best.offer(log["val_accuracy"][-1], m)
+
+    history = fit(model, (x, y), epochs=epochs, batch_size=32, lr=1e-3, betas=(0.5, 0.999), shuffle=False,
+                  seed=seed, progress=False, on_epoch_end=on_epoch_end)
+    best.restore(model)
+    return history | log
+
+
+class BestEpoch:
+    """The weights of the epoch with the highest validation score so far (the first, on ties)."""
+
+    def __init__(self) -> None:
+        self.score, self.state = -math.inf, None
+
+    def offer(self, score: float, model: nn.Module) -> None:
+        """Keep a copy of ``model``'s weights if ``score`` beats every earlier one."""
+        if score > self.score:
+            self.score, self.state = score, {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def restore(self, model: nn.Module) -> None:
+        """Load the kept weights into ``model``."""
+        if self.state is None:
+            raise RuntimeError("no epoch was offered")
+        model.load_state_dict(self.state)
+
+
 # ---------------------------------------------------------------- measuring a bottleneck
+
+VAL_NOISE_SEED, TEST_NOISE_SEED, TRAIN_NOISE_SEED = 1, 2, 100
+"""Seeds of the fixed noise on the validation and test images, and (plus the run's seed) on the training images."""
 
 
 def noisy(x: Tensor, sigma: float = 1.0, seed: int = 0) -> Tensor:
-    """``x + sigma * eps`` with fixed, seeded noise: the same shifted test set every time."""
+    """``x + sigma * eps`` with fixed, seeded noise, not clipped (as in the paper): the same shifted set every time."""
     return gaussian_noise(x, sigma, generator=torch.Generator().manual_seed(seed))
 
 
 @torch.no_grad()
 def accuracy(classifier: nn.Module, x: Tensor, y: Tensor) -> float:
     """Fraction of images ``[N, 1, 28, 28]`` that ``classifier`` labels ``y``."""
-    return float((apply_batched(classifier, x).argmax(1) == y).float().mean())
+    return float(correct(classifier, x, y).float().mean())
 
 
 @torch.no_grad()
-def score(model: BenignAutoencoder, x: Tensor, y: Tensor, sigma: float = 1.0, seed: int = 0) -> dict[str, float]:
-    """``{"accuracy", "rec"}`` on noisy copies of ``(x, y)`` (noise fixed by ``seed``).
+def correct(classifier: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+    """``[N]`` booleans: image ``i`` is labelled ``y[i]`` by ``classifier``."""
+    device = next(classifier.parameters()).device
+    return apply_batched(lambda b: classifier(b.to(device)), x).argmax(1).cpu() == y.cpu()
 
-    ``accuracy``: W's accuracy on the reconstructions; ``rec``: their BCE to the clean
-    images (nats per image).
+
+@torch.no_grad()
+def reconstruct(model: BenignAutoencoder, x_tilde: Tensor, seed: int = 0) -> Tensor:
+    """Decoder logits ``[N, 1, 28, 28]`` for noisy inputs; a stochastic code is sampled with ``seed``.
+
+    The sampling runs on a forked random state, so scoring a model during training does
+    not change the training run's random numbers.
     """
-    x_tilde = noisy(x, sigma, seed)
-    logits = apply_batched(lambda b: model.decode_logits(model.encode(b)), x_tilde)
-    rec = float(reconstruction_loss(logits, x, "bce").mean())
-    return {"accuracy": accuracy(model.classifier, logits.sigmoid(), y), "rec": rec}
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else []):
+        torch.manual_seed(seed)
+        device = next(model.parameters()).device
+        return apply_batched(lambda b: model.decode_logits(model.encode(b.to(device))), x_tilde)
+
+
+@torch.no_grad()
+def score(model: BenignAutoencoder, x: Tensor, y: Tensor, sigma: float = 1.0, seed: int = 0) -> dict[str, Tensor | float]:
+    """W's verdict on reconstructions of noisy copies of ``(x, y)`` (noise and sampled codes fixed by ``seed``).
+
+    Returns:
+        ``{"accuracy", "rec", "correct"}``: W's accuracy on the reconstructions, their BCE
+        to the clean images (nats per image), and the per-image booleans ``[N]``.
+    """
+    logits = reconstruct(model, noisy(x, sigma, seed), seed)
+    right = correct(model.classifier, logits.sigmoid(), y)
+    rec = float(reconstruction_loss(logits, x.to(logits.device), "bce").mean())
+    return {"accuracy": float(right.float().mean()), "rec": rec, "correct": right}
 
 
 # ---------------------------------------------------------------- training
@@ -134,7 +207,7 @@ def fit_dataset(
 
     Args:
         model: a course model: ``model.loss(x, y)`` with ``labels``, else ``model.loss(x)``.
-        seed: batch order and the model's noise (the benign autoencoder's input noise).
+        seed: batch order and the model's noise.
         dataset: ``"mnist"`` or ``"fashion"`` (grey levels).
         n_train: training images.
         epochs: passes over them.
@@ -147,8 +220,49 @@ def fit_dataset(
                progress=False)
 
 
+def fit_bae(
+    model: BenignAutoencoder, *, seed: int, dataset: str, n_train: int, n_val: int, n_test: int, epochs: int,
+    batch_size: int = 32, lr: float = 1e-3, betas: tuple[float, float] = (0.5, 0.999), shuffle: bool = False,
+    fixed_noise: bool = True,
+) -> History:
+    """Train a benign autoencoder as the paper's ``train_bae.py`` does, scoring it after every epoch.
+
+    The defaults are the paper's: batch 32, Adam(lr 1e-3, betas (0.5, 0.999)), the
+    training images in their stored order every epoch, and each training image's noise
+    drawn once (seed ``TRAIN_NOISE_SEED + seed``) and kept for all epochs.
+
+    After each epoch, W's accuracy on reconstructions of the noisy validation and test
+    images (fixed noise, :func:`score`) is logged. The model returned holds the weights
+    of the epoch with the best *validation* accuracy (the first such epoch); the test
+    numbers are logged for the paper's statistic only (:attr:`Sweep.paper_curve`).
+
+    Returns:
+        :func:`course_lib.train.fit`'s history plus ``val_accuracy``, ``test_accuracy``,
+        ``val_rec`` and ``test_rec`` per epoch.
+    """
+    x, y = load(dataset, "train", n_train)
+    data = (x, y, noisy(x, model.sigma, TRAIN_NOISE_SEED + seed)) if fixed_noise else (x, y)
+    splits = {"val": (*load(dataset, "val", n_val), VAL_NOISE_SEED),
+              "test": (*load(dataset, "test", n_test), TEST_NOISE_SEED)}
+    scores: History = {f"{split}_{k}": [] for split in splits for k in ("accuracy", "rec")}
+    best = BestEpoch()
+
+    def on_epoch_end(epoch: int, m: nn.Module) -> None:
+        for split, (xs, ys, noise_seed) in splits.items():
+            s = score(m, xs, ys, m.sigma, noise_seed)
+            scores[f"{split}_accuracy"].append(s["accuracy"])
+            scores[f"{split}_rec"].append(s["rec"])
+        best.offer(scores["val_accuracy"][-1], m)
+
+    history = fit(model, data, epochs=epochs, batch_size=batch_size, lr=lr, betas=betas, shuffle=shuffle, seed=seed,
+                  progress=False, on_epoch_end=on_epoch_end)
+    best.restore(model)
+    return history | scores
+
+
 def benign_autoencoder(
-    latent_dim: int, *, dataset: str, profile: str, judge_seed: int = 0, lam: float = 784.0, sigma: float = 1.0,
+    latent_dim: int, *, dataset: str, profile: str, judge_seed: int = 0, lam: float = PAPER_LAM, sigma: float = 1.0,
+    stochastic: bool = True,
 ) -> BenignAutoencoder:
     """An untrained ``784-512-256-nu`` benign autoencoder judged by W = :func:`judge` of ``dataset``.
 
@@ -162,41 +276,43 @@ def benign_autoencoder(
         profile: the name of the profile W was trained under (W is
             ``judge(dataset, get_profile(profile), judge_seed)``).
         judge_seed: W's seed.
-        lam: penalty weight.
+        lam: penalty weight per image (the paper's: 1/32).
         sigma: standard deviation of the input noise.
+        stochastic: the paper's sampled code (mean and log-variance heads, no KL).
     """
     with torch.random.fork_rng():
         classifier = judge(dataset, get_profile(profile), judge_seed)
-    return BenignAutoencoder.mlp(classifier, latent_dim, lam=lam, sigma=sigma)
+    return BenignAutoencoder.mlp(classifier, latent_dim, lam=lam, sigma=sigma, stochastic=stochastic)
 
 
 def trained_bae(
-    latent_dim: int, *, epochs: int, n_train: int, dataset: str = "mnist", lam: float = 784.0, sigma: float = 1.0,
-    seed: int = 0, profile: Profile | None = None,
+    latent_dim: int, *, epochs: int, n_train: int, n_val: int, n_test: int, dataset: str = "mnist",
+    lam: float = PAPER_LAM, sigma: float = 1.0, seed: int = 0, profile: Profile | None = None,
 ) -> tuple[BenignAutoencoder, History]:
-    """One benign autoencoder ``784-512-256-nu``, trained (Adam, lr 1e-3, batch 128) and cached.
+    """One benign autoencoder ``784-512-256-nu`` in the paper's formulation, trained by :func:`fit_bae` and cached.
 
     Args:
         latent_dim: the bottleneck ``nu``.
-        epochs: passes over the training images.
+        epochs: passes over the training images (the paper: 20).
         n_train: training images (the first ``n_train`` of the split).
+        n_val: validation images scored after every epoch (they choose the epoch).
+        n_test: test images scored after every epoch (the paper's statistic).
         dataset: ``"mnist"`` or ``"fashion"``; W is :func:`judge` of ``dataset`` under the profile
             of the same name (see :func:`benign_autoencoder`).
-        lam: penalty weight.
+        lam: penalty weight per image (the paper's: 1/32).
         sigma: standard deviation of the input noise.
-        seed: initialization and training seed.
+        seed: initialization, training noise and training seed.
         profile: part of the cache key (W depends on it); default: the active one.
 
     Returns:
-        ``(model, history)``, the model in eval mode on the CPU; history has ``loss``,
-        ``rec``, ``penalty`` and ``time`` per epoch.
+        ``(model, history)``: the model of the best validation epoch, in eval mode on the
+        CPU; the history of :func:`fit_bae`.
     """
     profile = profile or get_profile()
     return trained(
         benign_autoencoder, {"latent_dim": latent_dim, "dataset": dataset, "profile": profile.name, "lam": lam,
                              "sigma": sigma},
-        fit_dataset, {"dataset": dataset, "n_train": n_train, "epochs": epochs, "batch_size": 128, "lr": 1e-3,
-                      "labels": True},
+        fit_bae, {"dataset": dataset, "n_train": n_train, "n_val": n_val, "n_test": n_test, "epochs": epochs},
         seed=seed, profile=profile,
     )
 
@@ -206,72 +322,96 @@ def trained_bae(
 
 @dataclass
 class Sweep:
-    """Scores of a bottleneck sweep; arrays are ``[len(sizes), len(seeds)]``.
+    """A bottleneck sweep, one model per size; per-epoch arrays are ``[len(sizes), epochs]``.
 
     Attributes:
         sizes: the bottleneck sizes ``nu``, increasing.
-        seeds: one trained model per size and seed.
-        val_accuracy: W's accuracy on reconstructions of noisy validation images.
-        test_accuracy: the same on the test images (reported, never used to choose).
-        val_rec: BCE of those reconstructions to the clean images (nats per image).
+        val_accuracy: W's accuracy on reconstructions of noisy validation images, per epoch.
+        test_accuracy: the same on the test images, per epoch (only the paper's statistic reads it).
+        val_rec: BCE of the validation reconstructions to the clean images (nats per image).
         test_rec: the same on the test images.
-        train_penalty: the training loss's penalty ``CE(W(x_hat), y)`` in the last epoch
-            (a high value at large ``nu`` means under-training, not malignant dimensions).
+        test_correct: ``[len(sizes), n_test]`` per-image verdicts of each size's
+            validation-selected model on the test images (for paired tests).
+        train_penalty: the training loss's penalty ``CE(W(x_hat), y)`` in the last epoch.
         baseline_val: W's accuracy on the raw noisy validation images (no autoencoder).
         baseline_test: the same on the test images.
+        baseline_correct: ``[n_test]`` W's per-image verdicts on the raw noisy test images.
         seconds: wall-clock time of the sweep (training, or loading, and scoring).
         n_val: validation images scored.
         n_test: test images scored.
     """
 
     sizes: list[int]
-    seeds: list[int]
     val_accuracy: np.ndarray
     test_accuracy: np.ndarray
     val_rec: np.ndarray
     test_rec: np.ndarray
+    test_correct: np.ndarray
     train_penalty: np.ndarray
     baseline_val: float
     baseline_test: float
+    baseline_correct: np.ndarray
     seconds: float
     n_val: int
     n_test: int
 
-    def error(self, split: str = "val") -> np.ndarray:
-        """Error bars ``[S]`` of the mean accuracy of ``split`` (``"val"`` or ``"test"``).
+    @property
+    def selected_epoch(self) -> np.ndarray:
+        """``[S]`` the epoch (1-based) of each size's best validation accuracy (the first, on ties)."""
+        return self.val_accuracy.argmax(1) + 1
 
-        The standard error over seeds, or, with one seed, the binomial standard error
-        ``sqrt(p (1 - p) / n)`` of scoring ``n`` images.
-        """
-        acc = self.val_accuracy if split == "val" else self.test_accuracy
-        if acc.shape[1] > 1:
-            return acc.std(1, ddof=1) / np.sqrt(acc.shape[1])
-        p, n = acc[:, 0], self.n_val if split == "val" else self.n_test
+    @property
+    def val_curve(self) -> np.ndarray:
+        """``[S]`` each size's validation accuracy at its selected epoch."""
+        return self.val_accuracy.max(1)
+
+    @property
+    def test_curve(self) -> np.ndarray:
+        """``[S]`` each size's test accuracy at the epoch chosen on validation (the test split read once)."""
+        return self.test_accuracy[np.arange(len(self.sizes)), self.selected_epoch - 1]
+
+    @property
+    def paper_curve(self) -> np.ndarray:
+        """``[S]`` the paper's statistic: the maximum over epochs of the *test* accuracy (selection on test)."""
+        return self.test_accuracy.max(1)
+
+    @property
+    def paper_size(self) -> int:
+        """The paper's optimum: the size with the highest :attr:`paper_curve` (chosen on the test split)."""
+        return self.sizes[int(self.paper_curve.argmax())]
+
+    def error(self, split: str = "val") -> np.ndarray:
+        """``[S]`` binomial standard errors ``sqrt(p (1 - p) / n)`` of :attr:`val_curve` or :attr:`test_curve`."""
+        if split not in ("val", "test"):
+            raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+        p, n = (self.val_curve, self.n_val) if split == "val" else (self.test_curve, self.n_test)
         return np.sqrt(p * (1 - p) / n)
 
     @property
     def best_size(self) -> int:
         """The size chosen on validation by the one-standard-error rule.
 
-        The smallest ``nu`` whose mean validation accuracy is within one standard error
-        (:meth:`error` of the best size) of the best mean: sizes that differ by less than
-        the noise of their measurement count as equally good, and the simplest wins
-        (Hastie, Tibshirani and Friedman, *The Elements of Statistical Learning*, 7.10).
+        The smallest ``nu`` whose validation accuracy (at its selected epoch) is within one
+        binomial standard error (:meth:`error` of the best size) of the best: sizes that
+        differ by less than the noise of their measurement count as equally good, and the
+        simplest wins (Hastie, Tibshirani and Friedman, *The Elements of Statistical
+        Learning*, 7.10).
         """
-        acc = self.val_accuracy.mean(1)
+        acc = self.val_curve
         best = int(acc.argmax())
         tol = float(self.error("val")[best])
         return min(nu for nu, a in zip(self.sizes, acc) if a >= acc[best] - tol)
 
 
 def sweep(
-    sizes: Sequence[int], *, epochs: int, n_train: int, n_val: int, n_test: int, seeds: Sequence[int] = (0,),
-    dataset: str = "mnist", lam: float = 784.0, sigma: float = 1.0, profile: Profile | None = None,
+    sizes: Sequence[int], *, epochs: int, n_train: int, n_val: int, n_test: int, seed: int = 0,
+    dataset: str = "mnist", lam: float = PAPER_LAM, sigma: float = 1.0, profile: Profile | None = None,
 ) -> Sweep:
-    """Train (or load) one benign autoencoder per size and seed and score each on noisy val/test images.
+    """Train (or load) one benign autoencoder per size (:func:`trained_bae`) and collect its scores.
 
-    Noise on the validation and test images is fixed (seeds 1 and 2), so every model
-    and the no-autoencoder baseline see the same shifted images.
+    Noise on the validation and test images is fixed (seeds ``VAL_NOISE_SEED`` and
+    ``TEST_NOISE_SEED``), so every model and the no-autoencoder baseline see the same
+    shifted images, and per-image verdicts can be paired.
 
     Args:
         sizes: the bottleneck sizes ``nu``, increasing.
@@ -279,32 +419,33 @@ def sweep(
         n_train: training images.
         n_val: validation images scored.
         n_test: test images scored.
-        seeds: one model per size and seed.
+        seed: every model's seed.
         dataset: ``"mnist"`` or ``"fashion"``.
-        lam: penalty weight.
+        lam: penalty weight per image.
         sigma: standard deviation of the input noise (training and scoring).
         profile: run profile (default: the active one); W is :func:`judge` of ``dataset`` under
             the profile of that name.
     """
+    if list(sizes) != sorted(set(sizes)) or not sizes:
+        raise ValueError(f"sizes must be distinct and increasing, got {list(sizes)}")
     start = time.perf_counter()
     profile = profile or get_profile()
     W = judge(dataset, get_profile(profile.name))  # the models' judge (see benign_autoencoder)
     (x_val, y_val), (x_test, y_test) = load(dataset, "val", n_val), load(dataset, "test", n_test)
-    shape = (len(sizes), len(seeds))
-    out = {k: np.zeros(shape) for k in ("val_accuracy", "test_accuracy", "val_rec", "test_rec", "train_penalty")}
-    runs = [(i, j) for i in range(len(sizes)) for j in range(len(seeds))]
-    for i, j in progress_bar(runs, desc="sweep", leave=True):
-        nu, seed = sizes[i], seeds[j]
-        model, history = trained_bae(nu, epochs=epochs, n_train=n_train, dataset=dataset, lam=lam, sigma=sigma,
-                                     seed=seed, profile=profile)
-        out["train_penalty"][i, j] = history["penalty"][-1]
-        for split, x, y, noise_seed in (("val", x_val, y_val, 1), ("test", x_test, y_test, 2)):
-            s = score(model, x, y, sigma, noise_seed)
-            out[f"{split}_accuracy"][i, j], out[f"{split}_rec"][i, j] = s["accuracy"], s["rec"]
+    per_epoch = {k: np.zeros((len(sizes), epochs)) for k in ("val_accuracy", "test_accuracy", "val_rec", "test_rec")}
+    test_correct, penalty = np.zeros((len(sizes), len(x_test)), dtype=bool), np.zeros(len(sizes))
+    for i, nu in enumerate(progress_bar(sizes, desc="sweep", leave=True)):
+        model, history = trained_bae(nu, epochs=epochs, n_train=n_train, n_val=n_val, n_test=n_test, dataset=dataset,
+                                     lam=lam, sigma=sigma, seed=seed, profile=profile)
+        for k, arr in per_epoch.items():
+            arr[i] = history[k]
+        penalty[i] = history["penalty"][-1]
+        test_correct[i] = score(model, x_test, y_test, sigma, TEST_NOISE_SEED)["correct"].numpy()
+    baseline = correct(W, noisy(x_test, sigma, TEST_NOISE_SEED), y_test).numpy()
     return Sweep(
-        list(sizes), list(seeds), **out,
-        baseline_val=accuracy(W, noisy(x_val, sigma, 1), y_val),
-        baseline_test=accuracy(W, noisy(x_test, sigma, 2), y_test),
+        list(sizes), **per_epoch, test_correct=test_correct, train_penalty=penalty,
+        baseline_val=accuracy(W, noisy(x_val, sigma, VAL_NOISE_SEED), y_val),
+        baseline_test=float(baseline.mean()), baseline_correct=baseline,
         seconds=time.perf_counter() - start, n_val=len(x_val), n_test=len(x_test),
     )
 

@@ -26,7 +26,7 @@ def test_classifier_penalty_is_mean_negative_log_softmax_and_differentiable(W):
 def test_loss_is_denoising_loss_plus_lam_times_penalty(W):
     x, y = batch()
     torch.manual_seed(0)
-    bae = BenignAutoencoder.mlp(W, latent_dim=5, hidden=[32], lam=3.0, sigma=0.7)
+    bae = BenignAutoencoder.mlp(W, latent_dim=5, hidden=[32], lam=3.0, sigma=0.7, stochastic=False)
     dae = DenoisingAutoencoder(bae.encoder, bae.decoder, sigma=0.7)  # same nets, no penalty
     torch.manual_seed(1)
     out = bae.loss(x, y)
@@ -40,6 +40,41 @@ def test_loss_is_denoising_loss_plus_lam_times_penalty(W):
     assert out["loss"].item() == pytest.approx(rec.item() + 3.0 * penalty.item(), rel=1e-5)
     torch.manual_seed(1)
     assert dae.loss(x)["loss"].item() == pytest.approx(rec.item(), rel=1e-5)
+
+
+def test_paper_model_decodes_a_sampled_code_without_kl_and_takes_fixed_noise(W):
+    """The paper's VAE.py: mu and log-variance heads, z = mu + exp(logvar / 2) eps decoded, loss BCE_sum + CE / 32."""
+    x, y = batch()
+    torch.manual_seed(0)
+    bae = BenignAutoencoder.mlp(W, latent_dim=5, hidden=[32])  # the defaults are the paper's
+    assert bae.stochastic and bae.lam == 1 / 32 and bae.encoder(x).shape == (8, 10)
+    x_tilde = x + torch.randn_like(x)  # drawn once, as the paper's fixed noise
+    torch.manual_seed(3)
+    out = bae.loss(x, y, x_tilde)
+    mu, logvar = bae.encoder(x_tilde).chunk(2, dim=1)
+    torch.manual_seed(3)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(8, 5)
+    x_hat = torch.sigmoid(bae.decoder(z))
+    rec = F.binary_cross_entropy(x_hat, x, reduction="sum") / 8
+    penalty = F.cross_entropy(W(x_hat), y)
+    assert out["rec"].item() == pytest.approx(rec.item(), rel=1e-4)
+    assert out["loss"].item() == pytest.approx(rec.item() + penalty.item() / 32, rel=1e-4)
+    # the paper's batch loss, BCE summed over pixels and batch plus W's batch-mean CE, is 32 x ours per image
+    batch32, y32 = batch(32, seed=1)
+    noise32 = batch32 + torch.randn_like(batch32)
+    torch.manual_seed(4)
+    ours = bae.loss(batch32, y32, noise32)["loss"]
+    torch.manual_seed(4)
+    fake = torch.sigmoid(bae.decoder(bae.encode(noise32)))
+    paper = F.binary_cross_entropy(fake, batch32, reduction="sum") + F.cross_entropy(W(fake), y32)
+    assert (32 * ours).item() == pytest.approx(paper.item(), rel=1e-4)
+    # the code is a sample in eval mode too, and not without noise: two calls differ
+    bae.eval()
+    assert not torch.equal(bae.encode(x), bae.encode(x))
+    with pytest.raises(ValueError, match="x_tilde"):
+        bae.loss(x, y, x_tilde[:4])
+    with pytest.raises(ValueError, match="stochastic"):
+        BenignAutoencoder.mlp(W, latent_dim=3, hidden=[8], stochastic=False).code_stats(x)
 
 
 def test_classifier_is_a_frozen_judge_not_a_submodule(W):
@@ -76,7 +111,7 @@ def test_penalty_gradient_pulls_reconstructions_towards_the_label():
     torch.manual_seed(0)
     W = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).requires_grad_(False)
     x, y = batch(32)
-    bae = BenignAutoencoder.mlp(W, latent_dim=8, hidden=[64], lam=100.0, sigma=0.0)
+    bae = BenignAutoencoder.mlp(W, latent_dim=8, hidden=[64], lam=100.0, sigma=0.0, stochastic=False)
     opt = torch.optim.Adam(bae.parameters(), lr=1e-2)
     before = classifier_penalty(W, bae(x), y).item()
     for _ in range(40):

@@ -1,0 +1,235 @@
+"""Reference runs at paper scale: ``python -m course_lib.reproduce EXPERIMENT``, and the ledger they write.
+
+Each experiment trains every model through :func:`course_lib.cache.trained` under the
+``full`` profile, so a killed run resumes where it stopped, then writes
+``results/reference/<experiment>.json``: the measured numbers, the published numbers they
+are compared with, and the provenance (commit, command, device, torch version, threads,
+wall time, date). Chapters read these files; they never hold numbers from smaller runs.
+
+    python -m course_lib.reproduce --list
+    python -m course_lib.reproduce bae_mnist --workers 12      # a GPU machine: 12 runs at once
+
+Experiments so far: ``bae_mnist`` (Malamud et al. 2022, the MNIST curve of W's accuracy
+against the bottleneck, sigma = 1 and 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+LEDGER_DIR = Path(__file__).resolve().parent.parent / "results" / "reference"
+
+BAE_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 15, 20, 30, 50, 60, 70, 100, 200, 400, 600, 784, 1000, 1500, 2000)
+"""The paper's grid of bottleneck sizes (``Z_DIMS`` in its ``generator_quality/mnist/train_bae.py``)."""
+
+BAE_PUBLISHED = {
+    "source": "Malamud et al. (2022), Benign Autoencoders, MNIST figure (sigma = 1); values read off the plot",
+    "statistic": "max over 20 epochs of the test accuracy, per nu (plot_class_baes.py): selection on the test set",
+    "points": {"1": 0.20, "60": 0.71, "2000": 0.67},
+    "optimum": 60,
+}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A reference experiment: its name, what it reproduces and its published numbers."""
+
+    name: str
+    description: str
+    published: dict
+
+
+EXPERIMENTS = {
+    "bae_mnist": Experiment(
+        "bae_mnist",
+        "benign autoencoder on MNIST: the paper's model, loss (lambda = 1/32), fixed noise, batch 32, "
+        "Adam(1e-3, betas (0.5, 0.999)), 20 epochs, its nu grid, sigma = 1 and 0.5",
+        BAE_PUBLISHED,
+    ),
+}
+
+
+def _commit() -> str:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True)
+        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def provenance(started: float, command: Sequence[str]) -> dict:
+    """Where and how a reference run ran: commit, command, device, versions, threads, wall time, date."""
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or 'cpu'})"
+    return {
+        "commit": os.environ.get("COURSE_COMMIT") or _commit(),
+        "command": " ".join(command),
+        "profile": "full",
+        "device": device,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "wall_seconds": round(time.time() - started, 1),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_ledger(name: str, record: dict, directory: Path = LEDGER_DIR) -> Path:
+    """Write ``<directory>/<name>.json`` atomically (a temporary file, then a rename)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_ledger(name: str, directory: Path = LEDGER_DIR) -> dict | None:
+    """The ledger entry of experiment ``name``, or ``None`` when it was never run."""
+    path = directory / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+# ---------------------------------------------------------------- bae_mnist
+
+
+def _bae_run(sigma: float, nu: int, epochs: int, n_train: int) -> tuple[float, int, float]:
+    """Train (or load) one of the paper's models at ``full``; runs in a worker process."""
+    from course_lib.chapters.ch08_bae import trained_bae
+    from course_lib.profile import get_profile, set_threads
+
+    set_threads()
+    p = get_profile("full")
+    start = time.perf_counter()
+    trained_bae(nu, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=sigma, profile=p)
+    return sigma, nu, time.perf_counter() - start
+
+
+def _run_in_pool(runs: list[tuple[float, int]], workers: int, deadline: float, epochs: int, n_train: int,
+                 done: dict[float, dict[int, float]]) -> None:
+    """Train ``runs`` in ``workers`` processes (spawned: CUDA needs it); record each finished one in ``done``."""
+    ctx = torch.multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending = {pool.submit(_bae_run, s, nu, epochs, n_train) for s, nu in runs}
+        while pending:
+            finished, pending = wait(pending, timeout=max(1.0, deadline - time.time()), return_when=FIRST_COMPLETED)
+            for f in finished:
+                s, nu, seconds = f.result()
+                done[s][nu] = seconds
+                print(f"bae_mnist: sigma={s} nu={nu} done in {seconds:.0f} s "
+                      f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
+            if time.time() > deadline and pending:
+                print(f"bae_mnist: deadline reached, {len(pending)} runs not finished", flush=True)
+                for f in pending:
+                    f.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
+                break
+
+
+def bae_mnist(
+    sizes: Sequence[int], sigmas: Sequence[float], workers: int, deadline: float, epochs: int = 20,
+    n_train: int | None = None,
+) -> dict:
+    """Run the paper's MNIST sweep for each ``sigma``; sizes not finished before ``deadline`` stay "not run".
+
+    ``epochs`` and ``n_train`` (default: the ``full`` profile's 50,000) exist to prove the
+    code path at a reduced size; such a run is not paper scale and its record says so.
+    """
+    from course_lib.chapters.ch08_bae import judge, sweep
+    from course_lib.metrics import mcnemar
+    from course_lib.profile import get_profile
+
+    p = get_profile("full")
+    n_train = n_train or p.n_train
+    judge("mnist", p)  # trained once here, loaded by every worker
+    runs = [(s, nu) for s in sigmas for nu in sorted(sizes, reverse=True)]  # long runs first
+    done: dict[float, dict[int, float]] = {s: {} for s in sigmas}
+    if workers == 1:  # in this process (a CPU machine, or a test)
+        for s, nu in runs:
+            if time.time() > deadline:
+                print("bae_mnist: deadline reached", flush=True)
+                break
+            _, _, seconds = _bae_run(s, nu, epochs, n_train)
+            done[s][nu] = seconds
+            print(f"bae_mnist: sigma={s} nu={nu} done in {seconds:.0f} s", flush=True)
+    else:
+        _run_in_pool(runs, workers, deadline, epochs, n_train, done)
+    out = {}
+    for s in sigmas:
+        ran = sorted(done[s])
+        if not ran:
+            out[str(s)] = {"not_run": sorted(sizes)}
+            continue
+        r = sweep(ran, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=s, profile=p)
+        best, widest = ran.index(r.best_size), len(ran) - 1
+        out[str(s)] = {
+            "sizes": ran,
+            "not_run": sorted(set(sizes) - set(ran)),
+            "paper_curve": r.paper_curve.round(4).tolist(),
+            "paper_size": r.paper_size,
+            "val_curve": r.val_curve.round(4).tolist(),
+            "test_curve": r.test_curve.round(4).tolist(),
+            "selected_epoch": r.selected_epoch.tolist(),
+            "best_size": r.best_size,
+            "test_accuracy_per_epoch": r.test_accuracy.round(4).tolist(),
+            "val_accuracy_per_epoch": r.val_accuracy.round(4).tolist(),
+            "test_rec": r.test_rec[range(len(ran)), r.selected_epoch - 1].round(2).tolist(),
+            "baseline_test": round(r.baseline_test, 4),
+            "widest_vs_best": mcnemar(r.test_correct[best], r.test_correct[widest]),
+            "epochs": epochs, "n_train": n_train, "n_val": r.n_val, "n_test": r.n_test,
+            "seconds_per_run": {str(nu): round(done[s][nu], 1) for nu in ran},
+        }
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: ``--list``, or run one experiment and write its ledger entry."""
+    parser = argparse.ArgumentParser(prog="python -m course_lib.reproduce", description=__doc__.split("\n")[0])
+    parser.add_argument("experiment", nargs="?", choices=sorted(EXPERIMENTS))
+    parser.add_argument("--list", action="store_true", help="list the experiments and their ledger state")
+    parser.add_argument("--workers", type=int, default=1, help="runs trained at once (one process each)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(BAE_SIZES), help="bae_mnist: the nu grid")
+    parser.add_argument("--sigmas", type=float, nargs="+", default=[1.0, 0.5], help="bae_mnist: noise levels")
+    parser.add_argument("--budget", type=float, default=float("inf"), help="seconds before unfinished runs are dropped")
+    parser.add_argument("--out", type=Path, default=LEDGER_DIR, help="ledger directory")
+    parser.add_argument("--epochs", type=int, default=20, help="reduced runs only (not paper scale)")
+    parser.add_argument("--n-train", type=int, default=None, help="reduced runs only (not paper scale)")
+    args = parser.parse_args(argv)
+    if args.list or args.experiment is None:
+        for e in EXPERIMENTS.values():
+            entry = read_ledger(e.name, args.out)
+            state = f"ran {entry['provenance']['date']} on {entry['provenance']['device']}" if entry else "not run"
+            print(f"{e.name}: {e.description}\n    ledger: {state}")
+        return 0
+    if args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers}")
+    os.environ["COURSE_PROFILE"] = "full"
+    started = time.time()
+    results = bae_mnist(args.sizes, args.sigmas, args.workers, started + args.budget, args.epochs, args.n_train)
+    paper_scale = args.epochs == 20 and args.n_train is None and sorted(args.sizes) == list(BAE_SIZES)
+    record = {"experiment": args.experiment, "published": EXPERIMENTS[args.experiment].published,
+              "paper_scale": paper_scale,
+              "results": results, "provenance": provenance(started, [sys.executable, "-m", "course_lib.reproduce",
+                                                                      *(argv if argv is not None else sys.argv[1:])])}
+    print(f"wrote {write_ledger(args.experiment, record, args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
