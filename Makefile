@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SMOKE := COURSE_PROFILE=smoke
 
-.PHONY: book test lint unit grading notebooks book-check exercises bench clean
+.PHONY: book test lint unit grading notebooks book-check exercises bench reproduce clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ book-check: $(STAMP)
 
 exercises: $(STAMP)
 	$(BIN)/python -m course_lib.grading.make_exercises
+
+# Paper-scale reference runs into results/reference/ (ledger): `make reproduce ARGS=--list`,
+# `make reproduce ARGS="bae_mnist --workers 12"` (a GPU machine). Resumable through the model cache.
+reproduce: $(STAMP)
+	$(BIN)/python -m course_lib.reproduce $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_loop.py

@@ -130,14 +130,14 @@ def _run_in_pool(runs: list[tuple[float, int]], workers: int, deadline: float, e
             for f in finished:
                 s, nu, seconds = f.result()
                 done[s][nu] = seconds
-                print(f"bae_mnist: sigma={s} nu={nu} done in {seconds:.0f} s "
+                print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} done in {seconds:.0f} s "
                       f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
             if time.time() > deadline and pending:
                 print(f"bae_mnist: deadline reached, {len(pending)} runs not finished", flush=True)
                 for f in pending:
                     f.cancel()
                 pool.shutdown(wait=False, cancel_futures=True)
-                for proc in list(getattr(pool, "_processes", {}).values()):
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
                     proc.terminate()
                 break
 
@@ -158,6 +158,7 @@ def bae_mnist(
     p = get_profile("full")
     n_train = n_train or p.n_train
     judge("mnist", p)  # trained once here, loaded by every worker
+    print(f"bae_mnist: {time.strftime('%H:%M:%S')} the judge W is ready", flush=True)
     runs = [(s, nu) for s in sigmas for nu in sorted(sizes, reverse=True)]  # long runs first
     done: dict[float, dict[int, float]] = {s: {} for s in sigmas}
     if workers == 1:  # in this process (a CPU machine, or a test)

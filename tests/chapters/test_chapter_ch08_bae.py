@@ -43,22 +43,76 @@ def test_accuracy_and_score_against_hand_counts(W):
     assert accuracy(W, x, pred) == 1.0
     bae = BenignAutoencoder.mlp(W, latent_dim=3, hidden=[16], sigma=0.5).eval()
     s = score(bae, x, y, sigma=0.5, seed=7)
+    torch.manual_seed(7)  # score samples the code with its seed
     x_hat = bae(noisy(x, 0.5, 7))
-    assert s["accuracy"] == pytest.approx((W(x_hat).argmax(1) == y).float().mean().item())
+    right = W(x_hat).argmax(1) == y
+    assert torch.equal(s["correct"], right) and s["accuracy"] == pytest.approx(right.float().mean().item())
     assert s["rec"] == pytest.approx(F.binary_cross_entropy(x_hat, x, reduction="sum").item() / 50, rel=1e-4)
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    again = score(bae, x, y, sigma=0.5, seed=7)  # the same numbers, and the caller's random state untouched
+    assert torch.equal(again["correct"], s["correct"]) and torch.equal(torch.get_rng_state(), state)
 
 
-def test_best_size_is_chosen_on_validation_not_test():
-    acc = np.array([[0.2, 0.3], [0.7, 0.6], [0.6, 0.6]])
-    s = Sweep([1, 8, 64], [0, 1], acc, acc[::-1].copy(), acc, acc, acc, 0.1, 0.1, 0.0, 100, 100)
-    assert s.best_size == 8  # the test accuracy alone would pick 1
-    close = np.array([[0.2], [0.70], [0.71]])  # 64 beats 8 by less than one binomial standard error (0.045)
-    assert Sweep([1, 8, 64], [0], close, close, close, close, close, 0.1, 0.1, 0.0, 100, 100).best_size == 8
-    apart = np.array([[0.2], [0.60], [0.71]])  # by more: the larger size is worth it
-    assert Sweep([1, 8, 64], [0], apart, apart, apart, apart, apart, 0.1, 0.1, 0.0, 100, 100).best_size == 64
-    assert np.allclose(s.error("val"), acc.std(1, ddof=1) / np.sqrt(2))
-    one = Sweep([1, 8], [0], acc[:2, :1], acc[:2, :1], acc[:2, :1], acc[:2, :1], acc[:2, :1], 0.1, 0.1, 0.0, 100, 400)
-    assert np.allclose(one.error("test"), np.sqrt(np.array([0.2 * 0.8, 0.7 * 0.3]) / 400))
+def make_sweep(val, test, n_val=100, n_test=100):
+    val, test = np.asarray(val, float), np.asarray(test, float)
+    S, E = val.shape
+    return Sweep([1, 8, 64][:S], val, test, val, test, np.zeros((S, n_test), bool), np.zeros(S), 0.1, 0.1,
+                 np.zeros(n_test, bool), 0.0, n_val, n_test)
+
+
+def test_the_two_statistics_choose_on_different_splits():
+    # per size (rows) and epoch (columns)
+    val = [[0.20, 0.30], [0.70, 0.60], [0.60, 0.62]]
+    test = [[0.25, 0.90], [0.50, 0.65], [0.55, 0.60]]
+    s = make_sweep(val, test)
+    assert s.selected_epoch.tolist() == [2, 1, 2]  # the best validation epoch of each size
+    assert np.allclose(s.val_curve, [0.30, 0.70, 0.62])
+    assert np.allclose(s.test_curve, [0.90, 0.50, 0.60])  # test read at those epochs
+    assert np.allclose(s.paper_curve, [0.90, 0.65, 0.60])  # the paper: best test epoch
+    assert s.paper_size == 1 and s.best_size == 8  # the test split alone would pick 1
+    assert np.allclose(s.error("val"), np.sqrt(s.val_curve * (1 - s.val_curve) / 100))
+    with pytest.raises(ValueError, match="split"):
+        s.error("train")
+
+
+def test_best_size_uses_the_one_standard_error_rule():
+    close = [[0.2], [0.70], [0.71]]  # 64 beats 8 by less than one binomial standard error (0.045)
+    assert make_sweep(close, close).best_size == 8
+    apart = [[0.2], [0.60], [0.71]]  # by more: the larger size is worth it
+    assert make_sweep(apart, apart).best_size == 64
+
+
+def test_fit_bae_keeps_the_noise_fixed_and_returns_the_best_validation_epoch(monkeypatch, W):
+    import course_lib.chapters.ch08_bae as ch
+
+    g = torch.Generator().manual_seed(0)
+    data = {split: (torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g))
+            for split, n in (("train", 64), ("val", 40), ("test", 40))}
+    monkeypatch.setattr(ch, "load", lambda dataset, split, n: (data[split][0][:n], data[split][1][:n]))
+    bae = BenignAutoencoder.mlp(W, latent_dim=3, hidden=[16])
+    seen, states = [], []
+    original_loss = bae.loss
+
+    def recording_loss(x, y, x_tilde=None):
+        seen.append(x_tilde.clone())
+        return original_loss(x, y, x_tilde)
+
+    bae.loss = recording_loss
+    original_score = ch.score
+
+    def recording_score(model, x, y, sigma, seed):
+        if seed == ch.VAL_NOISE_SEED:
+            states.append({k: v.clone() for k, v in model.state_dict().items()})
+        return original_score(model, x, y, sigma, seed)
+
+    monkeypatch.setattr(ch, "score", recording_score)
+    history = ch.fit_bae(bae, seed=5, dataset="mnist", n_train=64, n_val=40, n_test=40, epochs=3, batch_size=32)
+    assert len(seen) == 6 and all(torch.equal(a, b) for a, b in zip(seen[:2], seen[2:4]))  # same noise each epoch
+    assert torch.equal(torch.cat(seen[:2]), noisy(data["train"][0], 1.0, ch.TRAIN_NOISE_SEED + 5))  # stored order
+    assert {"val_accuracy", "test_accuracy", "val_rec", "test_rec", "rec", "penalty"} <= set(history)
+    best = int(np.argmax(history["val_accuracy"]))
+    assert all(torch.equal(bae.state_dict()[k], v) for k, v in states[best].items())
 
 
 def test_fashion_mnist_without_files_says_where_to_put_them(fresh_cache):
@@ -101,7 +155,8 @@ def test_the_builder_fetches_its_judge_without_moving_the_weights(monkeypatch, W
     built = benign_autoencoder(5, dataset="mnist", profile="smoke", judge_seed=2, lam=3.0, sigma=0.5)
     torch.manual_seed(4)
     direct = BenignAutoencoder.mlp(W, 5, lam=3.0, sigma=0.5)
-    assert asked == [("mnist", "smoke", 2)] and built.classifier is W
+    assert built.stochastic and not benign_autoencoder(5, dataset="mnist", profile="smoke", stochastic=False).stochastic
+    assert asked[0] == ("mnist", "smoke", 2) and built.classifier is W
     assert built.lam == 3.0 and built.sigma == 0.5
     assert all(torch.equal(a, b) for a, b in zip(built.state_dict().values(), direct.state_dict().values()))
 
@@ -153,10 +208,13 @@ def test_sweep_trains_each_size_once_and_caches_it(fresh_cache, monkeypatch):
 
     W = MnistClassifier().eval().requires_grad_(False)
     monkeypatch.setattr(bae_module, "judge", lambda dataset, profile, seed=0: W)  # skip training W
-    kwargs = dict(epochs=1, n_train=256, n_val=100, n_test=100, seeds=(0, 1), profile=get_profile("smoke"))
+    kwargs = dict(epochs=2, n_train=256, n_val=100, n_test=100, profile=get_profile("smoke"))
     s = sweep([1, 4], **kwargs)
     assert s.val_accuracy.shape == (2, 2) and ((s.val_accuracy >= 0) & (s.val_accuracy <= 1)).all()
-    assert s.best_size in (1, 4) and 0 <= s.baseline_test <= 1
-    assert builders(fresh_cache, "fit_dataset") == ["course_lib.chapters.ch08_bae.benign_autoencoder"] * 4
+    assert s.best_size in (1, 4) and 0 <= s.baseline_test <= 1 and s.test_correct.shape == (2, 100)
+    assert np.allclose(s.test_correct.mean(1), s.test_curve)  # the returned models are the selected epochs
+    assert builders(fresh_cache, "fit_bae") == ["course_lib.chapters.ch08_bae.benign_autoencoder"] * 2
     again = sweep([1, 4], **kwargs)  # loaded, not retrained: identical numbers
-    assert np.array_equal(again.test_accuracy, s.test_accuracy) and np.array_equal(again.val_rec, s.val_rec)
+    assert np.array_equal(again.test_accuracy, s.test_accuracy) and np.array_equal(again.test_correct, s.test_correct)
+    with pytest.raises(ValueError, match="increasing"):
+        sweep([4, 1], **kwargs)
