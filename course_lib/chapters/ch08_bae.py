@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -183,17 +184,19 @@ def reconstruct(model: BenignAutoencoder, x_tilde: Tensor, seed: int = 0) -> Ten
 
 
 @torch.no_grad()
-def score(model: BenignAutoencoder, x: Tensor, y: Tensor, sigma: float = 1.0, seed: int = 0) -> dict[str, Tensor | float]:
+def score(model: BenignAutoencoder, x: Tensor, y: Tensor, sigma: float = 1.0, seed: int = 0) -> dict[str, Any]:
     """W's verdict on reconstructions of noisy copies of ``(x, y)`` (noise and sampled codes fixed by ``seed``).
 
     Returns:
-        ``{"accuracy", "rec", "correct"}``: W's accuracy on the reconstructions, their BCE
-        to the clean images (nats per image), and the per-image booleans ``[N]``.
+        ``{"accuracy", "rec", "correct", "rec_each"}``: W's accuracy on the reconstructions,
+        their mean BCE to the clean images (nats per image), and per image ``[N]`` W's
+        verdicts (booleans) and the BCE (for paired comparisons of two models).
     """
     logits = reconstruct(model, noisy(x, sigma, seed), seed)
     right = correct(model.classifier, logits.sigmoid(), y)
-    rec = float(reconstruction_loss(logits, x.to(logits.device), "bce").mean())
-    return {"accuracy": float(right.float().mean()), "rec": rec, "correct": right}
+    rec_each = reconstruction_loss(logits, x.to(logits.device), "bce").cpu()
+    return {"accuracy": float(right.float().mean()), "rec": float(rec_each.mean()), "correct": right,
+            "rec_each": rec_each}
 
 
 # ---------------------------------------------------------------- training

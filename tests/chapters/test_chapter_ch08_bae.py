@@ -48,6 +48,8 @@ def test_accuracy_and_score_against_hand_counts(W):
     right = W(x_hat).argmax(1) == y
     assert torch.equal(s["correct"], right) and s["accuracy"] == pytest.approx(right.float().mean().item())
     assert s["rec"] == pytest.approx(F.binary_cross_entropy(x_hat, x, reduction="sum").item() / 50, rel=1e-4)
+    each = F.binary_cross_entropy(x_hat, x, reduction="none").sum((1, 2, 3))
+    assert torch.allclose(s["rec_each"], each, rtol=1e-4)
     torch.manual_seed(123)
     state = torch.get_rng_state()
     again = score(bae, x, y, sigma=0.5, seed=7)  # the same numbers, and the caller's random state untouched
