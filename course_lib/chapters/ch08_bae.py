@@ -204,7 +204,7 @@ def score(model: BenignAutoencoder, x: Tensor, y: Tensor, sigma: float = 1.0, se
 
 def fit_dataset(
     model: nn.Module, *, seed: int, dataset: str, n_train: int, epochs: int, batch_size: int,
-    lr: float | dict[str, float], labels: bool,
+    lr: float | dict[str, float], labels: bool, betas: tuple[float, float] = (0.9, 0.999),
 ) -> History:
     """Train with Adam on the first ``n_train`` training images of ``dataset``, without a progress bar.
 
@@ -217,10 +217,11 @@ def fit_dataset(
         batch_size: minibatch size.
         lr: Adam's learning rate, or one per phase of a multi-phase model.
         labels: pass ``(x, y)`` instead of ``x``.
+        betas: Adam's decay rates (DCGAN-style training uses ``(0.5, 0.999)``).
     """
     x, y = load(dataset, "train", n_train)
     return fit(model, (x, y) if labels else x, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-               progress=False)
+               betas=betas, progress=False)
 
 
 def fit_bae(
@@ -464,49 +465,61 @@ def hole(x: Tensor, size: int) -> Tensor:
 
 
 @torch.no_grad()
-def inpainting_scores(model: ContextEncoder, x: Tensor) -> dict[str, float]:
-    """``{"l1", "psnr"}`` on the hole: mean absolute error per pixel, mean PSNR (dB) per image."""
+def inpainting_scores(model: ContextEncoder, x: Tensor) -> dict[str, Any]:
+    """Scores of the centre hole: ``{"l1", "psnr", "l1_each"}``.
+
+    ``l1``: mean absolute error per pixel; ``psnr``: mean PSNR (dB) per image; ``l1_each``:
+    ``[N]`` the mean absolute error of each image's hole (for paired comparisons).
+    """
     x_hat = hole(apply_batched(model.inpaint, x), model.size)
     target = hole(x, model.size)
-    return {"l1": float((x_hat - target).abs().mean()), "psnr": float(psnr(x_hat, target).clamp(max=100).mean())}
+    l1_each = (x_hat - target).abs().flatten(1).mean(1)
+    return {"l1": float(l1_each.mean()), "psnr": float(psnr(x_hat, target).clamp(max=100).mean()),
+            "l1_each": l1_each}
 
 
 def trained_context_encoder(
-    latent_dim: int, *, epochs: int, n_train: int, size: int = 12, seed: int = 0, profile: Profile | None = None
+    latent_channels: int, *, epochs: int, n_train: int, width: int = 32, seed: int = 0, profile: Profile | None = None
 ) -> tuple[ContextEncoder, History]:
-    """A :class:`~course_lib.models.context_encoder.ContextEncoder` on MNIST (Adam, lr 1e-3, batch 128), cached.
+    """The paper's context encoder (:class:`~course_lib.models.context_encoder.ContextEncoder`) on MNIST, cached.
+
+    As the paper's ``context_encoders/main.py``: random 14x14 holes in training (centre
+    holes at test), 0.999 L1 + 0.001 least-squares GAN loss, batch 32, Adam with lr 2e-4
+    and betas (0.5, 0.999) for both players, a new batch order every epoch.
 
     Args:
-        latent_dim: the bottleneck ``nu``.
-        epochs: passes over the training images.
+        latent_channels: the bottleneck ``nu`` (channels of the ``nu x 4 x 4`` code).
+        epochs: passes over the training images (the paper: 201 on CelebA).
         n_train: training images (the first ``n_train`` of MNIST's training split).
-        size: side of the centred square hole.
-        seed: initialization and training seed.
+        width: channels of the nets' first layer.
+        seed: initialization, masks and training seed.
         profile: run profile, part of the cache key (default: the active one).
 
     Returns:
         ``(model, history)``, the model in eval mode on the CPU.
     """
     return trained(
-        ContextEncoder.mlp, {"latent_dim": latent_dim, "size": size, "fill": 1.0},
-        fit_dataset, {"dataset": "mnist", "n_train": n_train, "epochs": epochs, "batch_size": 128, "lr": 1e-3,
-                      "labels": False},
+        ContextEncoder.conv, {"latent_channels": latent_channels, "width": width, "adv_weight": 0.001},
+        fit_dataset, {"dataset": "mnist", "n_train": n_train, "epochs": epochs, "batch_size": 32,
+                      "lr": {"gen": 2e-4, "disc": 2e-4}, "labels": False, "betas": (0.5, 0.999)},
         seed=seed, profile=profile or get_profile(),
     )
 
 
 def trained_drgan(
-    latent_dim: int, *, epochs: int, n_train: int, lam: float = 0.05, seed: int = 0, profile: Profile | None = None
+    latent_dim: int, *, epochs: int, n_train: int, width: int = 32, seed: int = 0, profile: Profile | None = None
 ) -> tuple[DistanceRegularizedGAN, History]:
-    """A :class:`~course_lib.models.drgan.DistanceRegularizedGAN` on MNIST, cached.
+    """The paper's distance-regularized GAN (:class:`~course_lib.models.drgan.DistanceRegularizedGAN`) on MNIST, cached.
 
-    Adam with lr 2e-4 in both phases, batch 128.
+    As the paper's ``distance_regularized_gans/main.py``: DCGAN nets (scaled to 28x28,
+    :func:`~course_lib.models.drgan.dcgan_nets`), distance weight 1, batch 128, Adam with
+    lr 2e-4 and betas (0.5, 0.999) for both phases, a new batch order every epoch.
 
     Args:
         latent_dim: the bottleneck ``nu``.
-        epochs: passes over the training images.
+        epochs: passes over the training images (the paper: 101 on CelebA).
         n_train: training images (the first ``n_train`` of MNIST's training split).
-        lam: weight of the reconstruction distance.
+        width: channels of the nets' first layer (the paper's 64-pixel nets: 64).
         seed: initialization and training seed.
         profile: run profile, part of the cache key (default: the active one).
 
@@ -514,8 +527,8 @@ def trained_drgan(
         ``(model, history)``, the model in eval mode on the CPU.
     """
     return trained(
-        DistanceRegularizedGAN.mlp, {"latent_dim": latent_dim, "lam": lam},
+        DistanceRegularizedGAN.dcgan, {"latent_dim": latent_dim, "width": width, "lam": 1.0},
         fit_dataset, {"dataset": "mnist", "n_train": n_train, "epochs": epochs, "batch_size": 128,
-                      "lr": {"disc": 2e-4, "gen": 2e-4}, "labels": False},
+                      "lr": {"disc": 2e-4, "gen": 2e-4}, "labels": False, "betas": (0.5, 0.999)},
         seed=seed, profile=profile or get_profile(),
     )
