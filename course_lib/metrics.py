@@ -392,6 +392,19 @@ def mcnemar(a_correct: Tensor | np.ndarray, b_correct: Tensor | np.ndarray) -> d
     return {"only_a": only_a, "only_b": only_b, "diff": (only_b - only_a) / len(a), "p_b_better": p}
 
 
+def paired_z(a: Tensor, b: Tensor) -> float:
+    """The z statistic of the mean per-item difference ``a - b`` of two models scored on the *same* items.
+
+    ``mean(d) / (std(d) / sqrt(N))`` with ``d = a - b``: positive when ``b`` is lower (for
+    errors: better). Pairing removes the between-item spread that two independent
+    means would carry. Args: ``a``, ``b``: ``[N]`` per-item scores, ``N >= 2``.
+    """
+    if a.ndim != 1 or a.shape != b.shape or len(a) < 2:
+        raise ValueError(f"a and b must be 1-d with one length >= 2, got {tuple(a.shape)} and {tuple(b.shape)}")
+    d = (a - b).double()
+    return float(d.mean() / (d.std() / math.sqrt(len(d))))
+
+
 def gaussian_kernel(a: Tensor, b: Tensor, bandwidth: float | Sequence[float]) -> Tensor:
     """``k(a_i, b_j) = sum_h exp(-||a_i - b_j||^2 / (2 h^2))`` ``[N, M]`` for rows of ``a`` ``[N, D]``, ``b`` ``[M, D]``.
 

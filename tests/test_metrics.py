@@ -625,3 +625,16 @@ def test_mcnemar_counts_discordant_items_and_gives_the_binomial_tail():
     assert mcnemar(many, better)["p_b_better"] == pytest.approx(2.0**-30)
     with pytest.raises(ValueError, match="a_correct and b_correct"):
         mcnemar(a, b[:5])
+
+
+def test_paired_z_is_the_mean_difference_over_its_standard_error():
+    from course_lib.metrics import paired_z
+
+    a = torch.tensor([3.0, 5.0, 4.0, 6.0])
+    b = torch.tensor([1.0, 4.0, 1.0, 4.0])  # differences 2, 1, 3, 2: mean 2, sd sqrt(2/3)
+    assert paired_z(a, b) == pytest.approx(2 / (math.sqrt(2 / 3) / 2))
+    assert paired_z(b, a) == pytest.approx(-paired_z(a, b))
+    shift = torch.linspace(0, 100, 50)  # a large spread shared by both models cancels in the pairs
+    assert paired_z(shift + 1 + 0.1 * torch.randn(50, generator=torch.Generator().manual_seed(0)), shift) > 20
+    with pytest.raises(ValueError, match="a and b"):
+        paired_z(a, b[:3])

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from course_lib.corruption import square_mask
 from course_lib.models.autoencoder import Autoencoder
-from course_lib.models.drgan import dcgan_init
+from course_lib.models.shared import dcgan_init
 
 
 def context_nets(latent_channels: int, width: int = 32) -> tuple[nn.Module, nn.Module, nn.Module]:

@@ -22,16 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_lib.models.autoencoder import Autoencoder
-from course_lib.models.shared import discriminator_loss, generator_loss
-
-
-def dcgan_init(module: nn.Module) -> None:
-    """DCGAN's initialization (the paper's ``weights_init``): conv weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02)."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
+from course_lib.models.shared import dcgan_init, discriminator_loss, generator_loss
 
 
 def dcgan_nets(latent_dim: int, width: int = 32) -> tuple[nn.Module, nn.Module, nn.Module]:

@@ -66,3 +66,12 @@ def sigmoid_nets(
     """
     encoder = nn.Sequential(*mlp_encoder(input_shape, hidden, latent_dim, activation), nn.Sigmoid())
     return encoder, mlp_decoder(latent_dim, list(hidden)[::-1], input_shape, activation)
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN's initialization (the paper's ``weights_init``): conv weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02)."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
