@@ -1,22 +1,29 @@
 """Autograding of the exercises: behaviour checks per chapter, feedback per question.
 
-In a notebook, a test cell ends with ``check("pca_basis", pca_basis)``: it runs
-that question at once, prints ``[ 3/3] pca_basis  ok`` (or the points and a
-hint) and returns the points earned. Because that number is the cell's output,
-nbgrader can read it as the cell's (partial) credit.
+In a notebook, a test cell ``from course_lib.grading import check`` then
+``check("pca_basis", pca_basis)`` runs that question at once, prints
+``[ 3/3] pca_basis  ok`` (or the points and a hint) and returns the points
+earned. This is an instant self-check in the student's own kernel: it prints
+only to stdout (warnings included), so nbgrader can read the returned number
+as the cell's partial credit.
 
-From a shell, ``python -m course_lib.grade exercises/01_linear_pca.ipynb``
-grades a whole notebook in a fresh kernel (see :mod:`course_lib.grade`), and
-``python -m course_lib.grading.make_exercises`` writes ``exercises/`` from
-``solutions/``.
+The grade of record comes from ``python -m course_lib.grade
+exercises/01_linear_pca.ipynb`` (see :mod:`course_lib.grade`), which runs the
+notebook in a sandboxed worker and judges its functions from a process that
+runs no student code. ``python -m course_lib.grading.make_exercises`` writes
+``exercises/`` from ``solutions/``.
 
-A chapter adds one module ``ch<NN>_<topic>.py`` defining ``QUESTIONS``, a list
-of :class:`Question`; see :mod:`course_lib.grading.ch01_linear_pca`.
+A chapter adds one module ``checks/ch<NN>_<topic>.py`` defining ``QUESTIONS``,
+a list of :class:`Question`; see :mod:`course_lib.grading.checks.ch01_linear_pca`.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from collections.abc import Callable
+from contextlib import redirect_stderr
 from typing import Any
 
 from course_lib.grading.core import Incorrect, Question, format_result, run_question
@@ -24,9 +31,16 @@ from course_lib.grading.registry import find_question
 
 __all__ = ["Incorrect", "Question", "check"]
 
+# Set in the sandboxed worker of `python -m course_lib.grade`, which cannot see the checks.
+WORKER_FLAG = "COURSE_GRADING_WORKER"
+
 
 def check(name: str, fn: Callable[..., Any]) -> int:
-    """Grade one function now, print its feedback line and return the points earned.
+    """Self-check one function now, print its feedback line and return the points earned.
+
+    Nothing goes to stderr: warnings raised while checking are printed on stdout.
+    Inside the grader's worker this does nothing and returns 0 (the grader
+    checks every function after the notebook has run).
 
     Args:
         name: the question, e.g. ``"pca_basis"``.
@@ -35,6 +49,13 @@ def check(name: str, fn: Callable[..., Any]) -> int:
     Raises:
         ValueError: when no chapter has a question called ``name``.
     """
-    result = run_question(find_question(name), fn)
+    if os.environ.get(WORKER_FLAG) == "1":
+        return 0
+    question = find_question(name)
+    with warnings.catch_warnings(record=True) as caught, redirect_stderr(sys.stdout):
+        warnings.simplefilter("always")
+        result = run_question(question, fn)
+    for w in caught:
+        print(f"warning: {w.category.__name__}: {w.message}")
     print(format_result(result))
     return result.earned

@@ -47,28 +47,51 @@ class Result:
     hint: str
 
 
+class WorkerLost(Exception):
+    """The process holding the student's functions hung, died or broke the protocol.
+
+    The message says what happened; the question being checked gets zero with
+    it, and the grader starts a fresh process for the questions after it.
+    """
+
+
 def run_question(question: Question, fn: object) -> Result:
     """Run ``question.check`` on ``fn``; the student's errors become hints.
 
     Args:
         question: the question to run.
-        fn: the student's function (anything, since it comes from a notebook).
+        fn: a :class:`~course_lib.grading.student.StudentFunction`, or a function
+            of this process (wrapped in a ``LocalFunction``).
 
     Returns:
         Full points with hint ``"ok"``, or zero points with the reason.
+
+    Raises:
+        WorkerLost: when the process holding ``fn`` stops answering.
     """
-    if not callable(fn):
-        return failed(question, f"{question.name} is not a function (got {type(fn).__name__})")
+    from course_lib.grading.student import FunctionMissing, LocalFunction, StudentFunction, StudentRaised
+
+    if not isinstance(fn, StudentFunction):
+        if not callable(fn):
+            return failed(question, f"{question.name} is not a function (got {type(fn).__name__})")
+        fn = LocalFunction(fn, question.name)
     try:
         question.check(fn)
     except Incorrect as e:
         return failed(question, str(e))
-    except NotImplementedError:
-        return failed(question, "not implemented yet")
-    except (Exception, SystemExit) as e:  # the student's code may raise anything
+    except FunctionMissing as e:
+        return failed(question, str(e))
+    except StudentRaised as e:
+        if e.kind == "NotImplementedError":
+            return failed(question, "not implemented yet")
+        detail = f": {e.message}" if e.message else ""
+        return failed(question, f"raised {e.kind}{detail}")
+    except WorkerLost:
+        raise
+    except Exception as e:  # a result of an unexpected kind tripped the check
         lines = str(e).strip().splitlines()
         detail = f": {lines[0]}" if lines else ""
-        return failed(question, f"raised {type(e).__name__}{detail}")
+        return failed(question, f"returned something the check cannot use ({type(e).__name__}{detail})")
     return Result(question.name, question.points, question.points, OK)
 
 

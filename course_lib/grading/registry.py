@@ -16,12 +16,13 @@ from pathlib import Path
 from course_lib.grading.core import Question
 
 _CHAPTER = re.compile(r"ch\d\d_\w+")
+CHECKS = "course_lib.grading.checks"  # the package of the chapters' modules
 
 
 def chapter_modules() -> list[str]:
     """Full names of every chapter's grading module, in chapter order (no imports)."""
-    found = pkgutil.iter_modules([str(Path(__file__).parent)])
-    return sorted(f"{__package__}.{m.name}" for m in found if _CHAPTER.fullmatch(m.name))
+    found = pkgutil.iter_modules([str(Path(__file__).parent / "checks")])
+    return sorted(f"{CHECKS}.{m.name}" for m in found if _CHAPTER.fullmatch(m.name))
 
 
 def module_for_notebook(path: str | Path) -> str:
@@ -29,12 +30,12 @@ def module_for_notebook(path: str | Path) -> str:
 
     Args:
         path: a notebook such as ``exercises/01_linear_pca.ipynb``; only its
-            file name counts (``01_linear_pca`` -> ``course_lib.grading.ch01_linear_pca``).
+            file name counts (``01_linear_pca`` -> ``course_lib.grading.checks.ch01_linear_pca``).
 
     Raises:
         LookupError: when no chapter module matches, listing the gradable notebooks.
     """
-    name = f"{__package__}.ch{Path(path).stem}"
+    name = f"{CHECKS}.ch{Path(path).stem}"
     modules = chapter_modules()
     if name not in modules:
         gradable = ", ".join(f"{m.rsplit('.', 1)[1][2:]}.ipynb" for m in modules)
@@ -49,7 +50,7 @@ def load_questions(module_name: str) -> list[Question]:
     """Import a chapter module and return its ``QUESTIONS``.
 
     Args:
-        module_name: e.g. ``"course_lib.grading.ch01_linear_pca"``.
+        module_name: e.g. ``"course_lib.grading.checks.ch01_linear_pca"``.
 
     Raises:
         TypeError: when the module's ``QUESTIONS`` is not a list of ``Question``.
@@ -57,7 +58,11 @@ def load_questions(module_name: str) -> list[Question]:
     questions = getattr(importlib.import_module(module_name), "QUESTIONS", None)
     if not isinstance(questions, list) or not all(isinstance(q, Question) for q in questions):
         raise TypeError(f"{module_name}.QUESTIONS must be a list of Question objects")
-    return questions
+    if not questions or len({q.name for q in questions}) != len(questions):
+        raise TypeError(f"{module_name}.QUESTIONS must name at least one question, each once")
+    if any(q.points <= 0 for q in questions):
+        raise TypeError(f"{module_name}.QUESTIONS: every question must be worth a positive number of points")
+    return list(questions)
 
 
 def find_question(name: str) -> Question:

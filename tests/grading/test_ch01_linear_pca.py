@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from course_lib import metrics
-from course_lib.grading.ch01_linear_pca import (
+from course_lib.grading.checks.ch01_linear_pca import (
     QUESTIONS,
     reference_pca_basis,
     reference_pca_reconstruct,

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.grading.ch02_bottleneck import (
+from course_lib.grading.checks.ch02_bottleneck import (
     QUESTIONS,
     reference_bce_with_logits,
     reference_knn_accuracy,
@@ -190,7 +190,7 @@ def farthest_knn(z_train, y_train, z_test, y_test, k=5):
         ("make_mlp_autoencoder", sigmoid_decoder, "no sigmoid at the end"),
         ("make_mlp_autoencoder", relu_code, "no activation after the encoder's last layer"),
         ("make_mlp_autoencoder", unmirrored, "should mirror the encoder"),
-        ("make_mlp_autoencoder", fixed_relu, "applied 0 times in the encoder"),
+        ("make_mlp_autoencoder", fixed_relu, "the activation argument is ignored"),
         ("make_mlp_autoencoder", list_return, "must return a tuple (encoder, decoder)"),
         ("knn_accuracy", largest_tie_knn, "smallest label"),
         ("knn_accuracy", count_knn, "not a count"),

@@ -7,7 +7,7 @@ import torch
 
 from course_lib.data import dropout_noise as library_dropout_noise
 from course_lib.data import gaussian_noise as library_gaussian_noise
-from course_lib.grading.ch03_denoising import QUESTIONS
+from course_lib.grading.checks.ch03_denoising import QUESTIONS
 from course_lib.grading.core import run_question
 from course_lib.models.denoising import score_estimate as library_score_estimate
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.func import jacrev, vmap
 
-from course_lib.grading.ch04_contractive import (
+from course_lib.grading.checks.ch04_contractive import (
     QUESTIONS,
     reference_jacobian_frobenius_sq,
     reference_sigmoid_contractive_penalty,

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, kl_divergence
 
-from course_lib.grading.ch05_sparse import QUESTIONS, reference_kl_sparsity, reference_l1_activity
+from course_lib.grading.checks.ch05_sparse import QUESTIONS, reference_kl_sparsity, reference_l1_activity
 from course_lib.grading.core import run_question
 from course_lib.models import sparse
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
-from course_lib.grading.ch06_vae import QUESTIONS, reference_kl_normal, reference_negative_elbo
+from course_lib.grading.checks.ch06_vae import QUESTIONS, reference_kl_normal, reference_negative_elbo
 from course_lib.grading.core import run_question
 from course_lib.models.vae import interpolate as library_interpolate
 from course_lib.models.vae import kl_normal as library_kl_normal

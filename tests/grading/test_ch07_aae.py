@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.grading.ch07_aae import (
+from course_lib.grading.checks.ch07_aae import (
     QUESTIONS,
     reference_discriminator_loss,
     reference_generator_loss,

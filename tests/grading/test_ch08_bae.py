@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from scipy.linalg import sqrtm
 
-from course_lib.grading.ch08_bae import (
+from course_lib.grading.checks.ch08_bae import (
     QUESTIONS,
     reference_center_mask,
     reference_classifier_penalty,

@@ -98,11 +98,11 @@ def test_importing_check_is_cheap():
 
 
 def test_chapter_modules_are_discovered():
-    assert "course_lib.grading.ch01_linear_pca" in chapter_modules()
+    assert "course_lib.grading.checks.ch01_linear_pca" in chapter_modules()
 
 
 def test_notebook_maps_to_its_module():
-    expected = "course_lib.grading.ch01_linear_pca"
+    expected = "course_lib.grading.checks.ch01_linear_pca"
     assert module_for_notebook("exercises/01_linear_pca.ipynb") == expected
     with pytest.raises(LookupError, match="ch99_nothing.*01_linear_pca.ipynb"):
         module_for_notebook("exercises/99_nothing.ipynb")

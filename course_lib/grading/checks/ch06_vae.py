@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from course_lib.grading.core import Incorrect, Question
-from course_lib.grading.expect import call, close, expect_close, expect_shape, expect_tensor
+from course_lib.grading.expect import close, expect_close, expect_shape, expect_tensor
 
 
 def reference_kl_normal(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -42,7 +42,7 @@ def _normal(seed: int, *shape: int, scale: float = 1.0) -> Tensor:
 def check_reparameterize(reparameterize: Callable[..., Tensor]) -> None:
     """Value with given noise, gradients, and the distribution of fresh noise."""
     mu, logvar, eps = _normal(0, 5, 3), _normal(1, 5, 3), _normal(2, 5, 3)
-    out = expect_shape(call(reparameterize, mu, logvar, eps), (5, 3), "reparameterize(mu, logvar, eps) must keep mu's shape")
+    out = expect_shape(reparameterize(mu, logvar, eps), (5, 3), "reparameterize(mu, logvar, eps) must keep mu's shape")
     ref = mu + torch.exp(0.5 * logvar) * eps
     if not close(out, ref):
         if close(out, mu + torch.exp(logvar) * eps):
@@ -54,11 +54,11 @@ def check_reparameterize(reparameterize: Callable[..., Tensor]) -> None:
         if close(out, mu + torch.sqrt(logvar.abs()) * eps):
             raise Incorrect("logvar is a log-variance: sigma = exp(logvar / 2), not sqrt(logvar)")
         expect_close(out, ref, "expected z = mu + exp(logvar / 2) * eps")
-    mu_g, logvar_g = mu.clone().requires_grad_(), logvar.clone().requires_grad_()
-    z = expect_tensor(reparameterize(mu_g, logvar_g, eps), "reparameterize must return a tensor")
-    if not z.requires_grad:
+    result = reparameterize.grad(mu, logvar, eps, wrt=[0, 1])
+    expect_tensor(result.value, "reparameterize must return a tensor")
+    if not result.tracked:
         raise Incorrect("z does not depend differentiably on mu and logvar: keep the computation in torch (no .detach(), .data, numpy)")
-    grads = torch.autograd.grad(z.sum(), (mu_g, logvar_g), allow_unused=True)
+    grads = result.grads
     if grads[0] is None or grads[1] is None:
         raise Incorrect("gradients do not reach both mu and logvar: z must be computed from both")
     expect_close(grads[0], torch.ones_like(mu), "dz/dmu must be 1 (z = mu + sigma * eps)")
@@ -68,7 +68,7 @@ def check_reparameterize(reparameterize: Callable[..., Tensor]) -> None:
     mu1 = torch.tensor([[2.0, -1.0, 0.0]]).expand(n, 3)
     logvar1 = torch.log(torch.tensor([[0.25, 1.0, 4.0]])).expand(n, 3)
     torch.manual_seed(0)
-    z = expect_shape(call(reparameterize, mu1, logvar1), (n, 3), "without eps, the output must still have mu's shape")
+    z = expect_shape(reparameterize(mu1, logvar1), (n, 3), "without eps, the output must still have mu's shape")
     if torch.equal(z[0], z[1]):
         raise Incorrect("without eps every row got the same noise: draw eps with torch.randn_like(mu)")
     expect_close(z.double().mean(0), torch.tensor([2.0, -1.0, 0.0], dtype=torch.float64),
@@ -87,7 +87,7 @@ def check_kl_normal(kl_normal: Callable[[Tensor, Tensor], Tensor]) -> None:
     """Shape ``[B]``, values, zero at the prior, gradients, extreme log-variances."""
     for seed, (b, k) in enumerate([(6, 4), (3, 1), (1, 10)]):
         mu, logvar = _normal(seed, b, k, scale=1.5), _normal(seed + 10, b, k)
-        out = expect_tensor(call(kl_normal, mu, logvar), "kl_normal must return a tensor")
+        out = expect_tensor(kl_normal(mu, logvar), "kl_normal must return a tensor")
         ref = reference_kl_normal(mu, logvar)
         if out.shape != (b,):
             if out.ndim == 0 and close(out, ref.sum()):
@@ -108,17 +108,18 @@ def check_kl_normal(kl_normal: Callable[[Tensor, Tensor], Tensor]) -> None:
         if close(out, reference_kl_normal(mu, 2 * logvar)):
             raise Incorrect("logvar is the log of the variance, not of the standard deviation: the variance is exp(logvar)")
         expect_close(out, ref, "expected -1/2 sum_k (1 + logvar_k - mu_k^2 - exp(logvar_k))")
-    zero = expect_shape(call(kl_normal, torch.zeros(2, 3), torch.zeros(2, 3)), (2,), "must return [B]")
+    zero = expect_shape(kl_normal(torch.zeros(2, 3), torch.zeros(2, 3)), (2,), "must return [B]")
     expect_close(zero, torch.zeros(2), "the KL of N(0, I) to itself must be 0")
-    mu, logvar = _normal(20, 4, 3).requires_grad_(), _normal(21, 4, 3).requires_grad_()
-    out = kl_normal(mu, logvar)
-    if not expect_tensor(out, "kl_normal must return a tensor").requires_grad:
+    mu, logvar = _normal(20, 4, 3), _normal(21, 4, 3)
+    result = kl_normal.grad(mu, logvar, wrt=[0, 1])
+    expect_tensor(result.value, "kl_normal must return a tensor")
+    if not result.tracked or None in result.grads:
         raise Incorrect("the KL must be differentiable in mu and logvar: keep the computation in torch")
-    g_mu, g_lv = torch.autograd.grad(out.sum(), (mu, logvar))
-    expect_close(g_mu, mu.detach(), "dKL/dmu must be mu")
-    expect_close(g_lv, 0.5 * (logvar.detach().exp() - 1), "dKL/dlogvar must be (exp(logvar) - 1) / 2")
+    g_mu, g_lv = result.grads
+    expect_close(g_mu, mu, "dKL/dmu must be mu")
+    expect_close(g_lv, 0.5 * (logvar.exp() - 1), "dKL/dlogvar must be (exp(logvar) - 1) / 2")
     extreme_lv = torch.tensor([[-30.0, 20.0, 0.0]])
-    out = call(kl_normal, torch.tensor([[0.0, 0.0, 50.0]]), extreme_lv)
+    out = kl_normal(torch.tensor([[0.0, 0.0, 50.0]]), extreme_lv)
     if not torch.isfinite(expect_tensor(out, "kl_normal must return a tensor")).all():
         raise Incorrect("inf/nan at extreme log-variances: use logvar and exp(logvar) directly, never log(exp(logvar))")
     expect_close(out.double(), reference_kl_normal(torch.tensor([[0.0, 0.0, 50.0]]).double(), extreme_lv.double()),
@@ -139,7 +140,7 @@ def check_negative_elbo(negative_elbo: Callable[[Tensor, Tensor, Tensor, Tensor]
     """Scalar; sum over pixels, mean over the batch, plus the KL; stable at extreme logits."""
     for seed, shape in [(0, (5, 1, 6, 6)), (10, (3, 20)), (20, (1, 2, 3, 4))]:
         x, logits, mu, logvar = _elbo_inputs(seed, shape)
-        out = expect_tensor(call(negative_elbo, x, logits, mu, logvar), "negative_elbo must return a tensor")
+        out = expect_tensor(negative_elbo(x, logits, mu, logvar), "negative_elbo must return a tensor")
         if out.ndim != 0:
             raise Incorrect(f"negative_elbo must return a scalar: the batch mean (got shape {list(out.shape)})")
         ref = reference_negative_elbo(x, logits, mu, logvar)
@@ -147,16 +148,14 @@ def check_negative_elbo(negative_elbo: Callable[[Tensor, Tensor, Tensor, Tensor]
             continue
         _diagnose_elbo(out, x, logits, mu, logvar)
     x, logits, mu, logvar = _elbo_inputs(30, (4, 10))
-    logits.requires_grad_()
-    out = negative_elbo(x, logits, mu, logvar)
-    if not out.requires_grad:
+    result = negative_elbo.grad(x, logits, mu, logvar, wrt=[1])
+    if not result.tracked or result.grads[0] is None:
         raise Incorrect("the loss must be differentiable in x_logits: keep the computation in torch")
-    (grad,) = torch.autograd.grad(out, logits)
-    expect_close(grad, (logits.detach().sigmoid() - x) / 4, "d loss / d x_logits must be (sigmoid(x_logits) - x) / B")
+    expect_close(result.grads[0], (logits.sigmoid() - x) / 4, "d loss / d x_logits must be (sigmoid(x_logits) - x) / B")
     x = torch.tensor([[1.0, 0.0, 1.0]])
     logits = torch.tensor([[-200.0, 200.0, 50.0]])  # float32, confidently wrong pixels
     mu, logvar = torch.zeros(1, 2), torch.zeros(1, 2)
-    out = expect_tensor(call(negative_elbo, x, logits, mu, logvar), "negative_elbo must return a tensor")
+    out = expect_tensor(negative_elbo(x, logits, mu, logvar), "negative_elbo must return a tensor")
     if not torch.isfinite(out):
         raise Incorrect("inf/nan at large logits: compute the BCE from logits (F.binary_cross_entropy_with_logits)")
     expect_close(out.double(), torch.tensor(400.0, dtype=torch.float64),
@@ -194,7 +193,7 @@ def check_interpolate(interpolate: Callable[[Tensor, Tensor, int], Tensor]) -> N
     """Shape, end points, even spacing."""
     for seed, (k, steps) in enumerate([(5, 7), (2, 2), (16, 11)]):
         z1, z2 = _normal(seed, k), _normal(seed + 50, k)
-        out = expect_shape(call(interpolate, z1, z2, steps), (steps, k), f"interpolate(z1, z2, {steps}) must return [steps, K]")
+        out = expect_shape(interpolate(z1, z2, steps), (steps, k), f"interpolate(z1, z2, {steps}) must return [steps, K]")
         lam = torch.linspace(0, 1, steps, dtype=torch.float64)[:, None]
         ref = (1 - lam) * z1 + lam * z2
         if close(out, ref):
@@ -208,7 +207,7 @@ def check_interpolate(interpolate: Callable[[Tensor, Tensor, int], Tensor]) -> N
         if not close(out[-1], z2):
             raise Incorrect("the last row must be z2")
         expect_close(out, ref, "rows must be evenly spaced: z = (1 - t) z1 + t z2 for t = 0, 1/(steps-1), ..., 1")
-    out = call(interpolate, torch.zeros(3), torch.ones(3), 5)
+    out = interpolate(torch.zeros(3), torch.ones(3), 5)
     if expect_tensor(out, "interpolate must return a tensor").dtype != torch.float32:
         raise Incorrect(f"keep the codes' dtype float32 (got {out.dtype})")
 

@@ -17,7 +17,8 @@ import torch
 from torch import Tensor
 
 from course_lib.grading.core import Incorrect, Question
-from course_lib.grading.expect import call, close, expect_close, expect_dtype, expect_shape, expect_tensor
+from course_lib.grading.expect import close, expect_close, expect_dtype, expect_shape, expect_tensor
+from course_lib.grading.wire import Fixture
 from course_lib.models.denoising import score_estimate as reference_score_estimate  # (r(x) - x) / sigma^2
 
 N = 100_000  # entries for the statistical checks: the standard error of a rate is <= 0.0016
@@ -35,9 +36,9 @@ def _data(seed: int, *shape: int, dtype: torch.dtype = torch.float64) -> Tensor:
 
 
 def _same_seed_same_output(fn: Callable[..., Tensor], x: Tensor, level: float, name: str) -> None:
-    if not torch.equal(call(fn, x, level, _gen(0)), call(fn, x, level, _gen(0))):
+    if not torch.equal(fn(x, level, _gen(0)), fn(x, level, _gen(0))):
         raise Incorrect(f"{name}: the same generator seed must give the same output: pass generator= to torch's sampler")
-    if torch.equal(call(fn, x, level, _gen(0)), call(fn, x, level, _gen(1))):
+    if torch.equal(fn(x, level, _gen(0)), fn(x, level, _gen(1))):
         raise Incorrect(f"{name}: different generator seeds gave the same output: draw from the generator you are given")
 
 
@@ -54,23 +55,23 @@ def check_add_gaussian_noise(add_gaussian_noise: Callable[..., Tensor]) -> None:
     """Shape and dtype, the generator, additive noise linear in sigma, Gaussian statistics, no clipping."""
     for seed, dtype, shape in [(0, torch.float64, (4, 1, 5, 5)), (1, torch.float32, (7, 3))]:
         x = _data(seed, *shape, dtype=dtype)
-        _check_shape_dtype(call(add_gaussian_noise, x, 0.3, _gen(seed)), x, "add_gaussian_noise")
+        _check_shape_dtype(add_gaussian_noise(x, 0.3, _gen(seed)), x, "add_gaussian_noise")
     x = _data(2, 3, 1, 4, 4)
     _same_seed_same_output(add_gaussian_noise, x, 0.3, "add_gaussian_noise")
-    _check_shape_dtype(call(add_gaussian_noise, x, 0.3), x, "add_gaussian_noise(x, sigma) without a generator")
+    _check_shape_dtype(add_gaussian_noise(x, 0.3), x, "add_gaussian_noise(x, sigma) without a generator")
     sigma = 0.5
     pixels = torch.rand(N // 8, 8, generator=_gen(5), dtype=torch.float64)  # for the statistics below
-    out = call(add_gaussian_noise, pixels, sigma, _gen(6))
+    out = add_gaussian_noise(pixels, sigma, _gen(6))
     if out.min() >= 0 and out.max() <= 1:
         raise Incorrect("the output stays in [0, 1]: do not clip x_tilde (the chapter's noise is unclipped)")
-    expect_close(call(add_gaussian_noise, x, 0.0, _gen(0)), x, "with sigma = 0 the output must equal x")
-    eps1 = call(add_gaussian_noise, x, 0.1, _gen(3)) - x
-    eps2 = call(add_gaussian_noise, x, 0.2, _gen(3)) - x
+    expect_close(add_gaussian_noise(x, 0.0, _gen(0)), x, "with sigma = 0 the output must equal x")
+    eps1 = add_gaussian_noise(x, 0.1, _gen(3)) - x
+    eps2 = add_gaussian_noise(x, 0.2, _gen(3)) - x
     if close(eps2, 4 * eps1):
         raise Incorrect("the noise grows like sigma^2: sigma is the standard deviation, use x + sigma * eps")
     expect_close(eps2, 2 * eps1, "with the same generator seed, doubling sigma must double x_tilde - x (x + sigma * eps)")
     other = _data(4, 3, 1, 4, 4) + 5.0
-    expect_close(call(add_gaussian_noise, other, 0.1, _gen(3)) - other, eps1,
+    expect_close(add_gaussian_noise(other, 0.1, _gen(3)) - other, eps1,
                  "the noise must not depend on x: add sigma * eps to x (no scaling by x, no clipping)")
     # Statistics of eps = (x_tilde - x) / sigma.
     eps = (out - pixels) / sigma
@@ -99,16 +100,16 @@ def check_dropout_noise(dropout_noise: Callable[..., Tensor]) -> None:
     """Shape and dtype, the generator, kept entries unchanged, drop rate p, independence, p = 0 and 1."""
     for seed, dtype, shape in [(0, torch.float64, (4, 1, 5, 5)), (1, torch.float32, (7, 3))]:
         x = _data(seed, *shape, dtype=dtype) + 0.5  # no zeros, so every zero was dropped
-        _check_shape_dtype(call(dropout_noise, x, 0.5, _gen(seed)), x, "dropout_noise")
+        _check_shape_dtype(dropout_noise(x, 0.5, _gen(seed)), x, "dropout_noise")
     x = _data(2, 6, 10) + 0.5
     _same_seed_same_output(dropout_noise, x, 0.5, "dropout_noise")
-    _check_shape_dtype(call(dropout_noise, x, 0.5), x, "dropout_noise(x, p) without a generator")
-    out = call(dropout_noise, x, 0.0, _gen(0))
+    _check_shape_dtype(dropout_noise(x, 0.5), x, "dropout_noise(x, p) without a generator")
+    out = dropout_noise(x, 0.0, _gen(0))
     if close(out, torch.zeros_like(x)):
         raise Incorrect("with p = 0 everything was dropped: p is the probability of *dropping* an entry, not of keeping it")
     expect_close(out, x, "with p = 0 nothing is dropped: the output must equal x")
-    expect_close(call(dropout_noise, x, 1.0, _gen(0)), torch.zeros_like(x), "with p = 1 every entry must be 0")
-    masks = call(dropout_noise, torch.ones(2000, 8, dtype=torch.float64), 0.5, _gen(5)) == 0
+    expect_close(dropout_noise(x, 1.0, _gen(0)), torch.zeros_like(x), "with p = 1 every entry must be 0")
+    masks = dropout_noise(torch.ones(2000, 8, dtype=torch.float64), 0.5, _gen(5)) == 0
     whole_rows = (masks.all(1) | (~masks).all(1)).double().mean().item()
     if whole_rows > 0.05:  # independent entries: 2 * 0.5^8 = 0.8% of rows are all dropped or all kept
         raise Incorrect(f"{whole_rows:.0%} of the rows were dropped or kept as a whole: drop each entry "
@@ -116,7 +117,7 @@ def check_dropout_noise(dropout_noise: Callable[..., Tensor]) -> None:
     x = _data(3, N) + 0.5  # positive everywhere, some negatives included below
     x[:1000] = -x[:1000]
     for p in (0.1, 0.5, 0.8):
-        out = call(dropout_noise, x, p, _gen(4))
+        out = dropout_noise(x, p, _gen(4))
         dropped = out == 0
         kept = ~dropped
         if close(out[kept], x[kept] / (1 - p)):
@@ -140,19 +141,13 @@ def check_dropout_noise(dropout_noise: Callable[..., Tensor]) -> None:
 
 def check_score_estimate(score_estimate: Callable[..., Tensor]) -> None:
     """Values against the formula, typical slips, and the exact score of a blurred Gaussian."""
-    g = _gen(0)
-    A = torch.randn(5, 5, generator=g, dtype=torch.float64) / 3
-    b = torch.randn(5, generator=g, dtype=torch.float64)
-
-    def reconstruct(z: Tensor) -> Tensor:
-        return torch.tanh(z @ A + b)
-
+    reconstruct = Fixture("tanh_map", {"seed": 0})
     for seed, (batch, sigma) in enumerate([(8, 0.5), (3, 0.1), (1, 2.0)]):
         x = torch.randn(batch, 5, generator=_gen(seed + 1), dtype=torch.float64)
-        out = expect_tensor(call(score_estimate, reconstruct, x, sigma), "score_estimate must return a tensor")
+        out = expect_tensor(score_estimate(reconstruct, x, sigma), "score_estimate must return a tensor")
         expect_shape(out, (batch, 5), "score_estimate must return one vector per row of x, [B, D]")
-        residual = reconstruct(x) - x
-        if close(out, reference_score_estimate(reconstruct, x, sigma)):
+        residual = reconstruct.build()(x) - x
+        if close(out, reference_score_estimate(reconstruct.build(), x, sigma)):
             continue
         if close(out, -residual / sigma**2):
             raise Incorrect("sign error: the score estimate is (r(x) - x) / sigma^2, pointing from x towards r(x)")
@@ -162,16 +157,16 @@ def check_score_estimate(score_estimate: Callable[..., Tensor]) -> None:
             raise Incorrect("the residual r(x) - x is sigma^2 times the score: divide it by sigma^2")
         if close(out, residual * sigma**2):
             raise Incorrect("divide the residual by sigma^2, do not multiply")
-        expect_close(out, reference_score_estimate(reconstruct, x, sigma), f"expected (r(x) - x) / sigma^2 (sigma = {sigma})")
+        expect_close(out, reference_score_estimate(reconstruct.build(), x, sigma), f"expected (r(x) - x) / sigma^2 (sigma = {sigma})")
     # The optimal denoiser for data N(m, s^2 I) is r*(x) = (s^2 x + sigma^2 m) / (s^2 + sigma^2)
     # (Tweedie), so the estimate must be the exact score of N(m, (s^2 + sigma^2) I).
     s, sigma, m = 0.7, 0.3, torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
     x = torch.randn(20, 3, generator=_gen(9), dtype=torch.float64)
-    out = call(score_estimate, lambda z: (s**2 * z + sigma**2 * m) / (s**2 + sigma**2), x, sigma)
+    out = score_estimate(Fixture("gaussian_denoiser", {"s": s, "sigma": sigma, "m": m}), x, sigma)
     expect_close(out, (m - x) / (s**2 + sigma**2),
                  "for Gaussian data and its optimal denoiser the estimate must equal the blurred density's score")
     x32 = x.float()
-    out32 = expect_tensor(call(score_estimate, lambda z: z + 0.01 * torch.ones_like(z), x32, 0.1),
+    out32 = expect_tensor(score_estimate(Fixture("shift", {"c": 0.01}), x32, 0.1),
                           "score_estimate must return a tensor")
     expect_close(out32, torch.ones_like(x32), "a residual of 0.01 everywhere with sigma = 0.1 must give 1 (float32)", 1e-3)
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from course_lib.grading.core import Incorrect, Question
-from course_lib.grading.expect import call, close, expect_close, expect_shape, expect_tensor
+from course_lib.grading.expect import close, expect_close, expect_shape, expect_tensor
 
 
 def reference_sample_prior(n: int, dim: int, std: float = 5.0, generator: torch.Generator | None = None) -> Tensor:
@@ -57,17 +57,17 @@ def _scalar(out: object, name: str) -> Tensor:
 
 def check_sample_prior(sample_prior: Callable[..., Tensor]) -> None:
     """Shape, the generator is used, mean 0, the right spread, Gaussian shape, default std 5."""
-    z = expect_shape(call(sample_prior, 7, 3, 2.0, _gen(0)), (7, 3), "sample_prior(n, dim, ...) must return [n, dim]")
+    z = expect_shape(sample_prior(7, 3, 2.0, _gen(0)), (7, 3), "sample_prior(n, dim, ...) must return [n, dim]")
     if not z.is_floating_point():
         raise Incorrect("sample_prior must return floating-point samples")
-    again = call(sample_prior, 7, 3, 2.0, _gen(0))
+    again = sample_prior(7, 3, 2.0, _gen(0))
     if not torch.equal(z, again):
         raise Incorrect("the same generator seed must give the same samples: pass generator= to torch.randn")
-    if torch.equal(z, call(sample_prior, 7, 3, 2.0, _gen(1))):
+    if torch.equal(z, sample_prior(7, 3, 2.0, _gen(1))):
         raise Incorrect("different generator seeds gave the same samples: draw from the generator you are given")
     n, dim = 40_000, 4
     for std in (5.0, 0.5):
-        z = call(sample_prior, n, dim, std, _gen(2))
+        z = sample_prior(n, dim, std, _gen(2))
         stds = z.double().std(0)
         if close(stds, torch.full((dim,), std**2, dtype=torch.float64), 0.05) and std != 1:
             raise Incorrect(f"the spread is std^2 = {std**2:g}, not std = {std:g}: multiply N(0, 1) draws by std, not std**2")
@@ -80,7 +80,7 @@ def check_sample_prior(sample_prior: Callable[..., Tensor]) -> None:
             raise Incorrect(f"{inside:.1%} of the samples lie within one std of 0, a Gaussian has 68.3%: use torch.randn, not torch.rand")
         corr = torch.corrcoef(z.double().T)
         expect_close(corr, torch.eye(dim, dtype=torch.float64), "coordinates must be independent (covariance std^2 I)", 0.05)
-    stds = call(sample_prior, n, 2).double().std(0)
+    stds = sample_prior(n, 2).double().std(0)
     expect_close(stds, torch.full((2,), 5.0, dtype=torch.float64), "without std=..., the standard deviation must default to 5", 0.03)
 
 
@@ -95,7 +95,7 @@ def check_discriminator_loss(discriminator_loss: Callable[[Tensor, Tensor], Tens
     """Values against the reference (labels, means, sizes), gradients, extreme logits."""
     for seed, n_real, n_fake, shape in [(0, 16, 16, ()), (1, 32, 8, ()), (2, 10, 10, (1,))]:
         real, fake = _logits(seed, n_real, *shape), _logits(seed + 100, n_fake, *shape)
-        out = _scalar(call(discriminator_loss, real, fake), "discriminator_loss")
+        out = _scalar(discriminator_loss(real, fake), "discriminator_loss")
         ref = reference_discriminator_loss(real, fake)
         if close(out, ref):
             continue
@@ -108,13 +108,15 @@ def check_discriminator_loss(discriminator_loss: Callable[[Tensor, Tensor], Tens
         if close(out, ref / 2):
             raise Incorrect("half the expected value: add the two mean BCE terms, do not average them")
         expect_close(out, ref, f"wrong value for {n_real} real and {n_fake} fake logits")
-    real = _logits(3, 12).requires_grad_()
-    fake = _logits(4, 12).requires_grad_()
-    grads = torch.autograd.grad(discriminator_loss(real, fake), (real, fake))
-    expect_close(grads[0], (real.detach().sigmoid() - 1) / 12, "wrong gradient with respect to d_real_logits (keep the computation in torch)")
-    expect_close(grads[1], fake.detach().sigmoid() / 12, "wrong gradient with respect to d_fake_logits (keep the computation in torch)")
+    real, fake = _logits(3, 12), _logits(4, 12)
+    result = discriminator_loss.grad(real, fake, wrt=[0, 1])
+    grads = result.grads
+    if not result.tracked or None in grads:
+        raise Incorrect("no gradient reaches both d_real_logits and d_fake_logits: keep the computation in torch")
+    expect_close(grads[0], (real.sigmoid() - 1) / 12, "wrong gradient with respect to d_real_logits (keep the computation in torch)")
+    expect_close(grads[1], fake.sigmoid() / 12, "wrong gradient with respect to d_fake_logits (keep the computation in torch)")
     big = torch.tensor([1000.0, -1000.0, 40.0])  # float32, as in training
-    out = _scalar(call(discriminator_loss, big, big), "discriminator_loss")
+    out = _scalar(discriminator_loss(big, big), "discriminator_loss")
     if not torch.isfinite(out):
         raise Incorrect("inf/nan at large logits: compute BCE from logits (F.binary_cross_entropy_with_logits), not log(sigmoid(.))")
     expect_close(out, reference_discriminator_loss(big.double(), big.double()),
@@ -125,7 +127,7 @@ def check_generator_loss(generator_loss: Callable[[Tensor], Tensor]) -> None:
     """The non-saturating loss: values, gradient where D rejects the codes, extreme logits."""
     for seed, shape in [(10, (16,)), (11, (9, 1))]:
         fake = _logits(seed, *shape)
-        out = _scalar(call(generator_loss, fake), "generator_loss")
+        out = _scalar(generator_loss(fake), "generator_loss")
         ref = reference_generator_loss(fake)
         if close(out, ref):
             continue
@@ -136,11 +138,12 @@ def check_generator_loss(generator_loss: Callable[[Tensor], Tensor]) -> None:
         if close(out, F.softplus(-fake).sum()):
             raise Incorrect("summed over the batch: take the mean")
         expect_close(out, ref, "wrong value: expected mean BCE(d_fake, 1) from logits")
-    fake = torch.full((4,), -30.0, dtype=torch.float64, requires_grad=True)
-    (grad,) = torch.autograd.grad(generator_loss(fake), fake)
-    expect_close(grad, torch.full((4,), -0.25, dtype=torch.float64),
+    result = generator_loss.grad(torch.full((4,), -30.0, dtype=torch.float64), wrt=[0])
+    if not result.tracked or result.grads[0] is None:
+        raise Incorrect("no gradient reaches d_fake_logits: keep the computation in torch")
+    expect_close(result.grads[0], torch.full((4,), -0.25, dtype=torch.float64),
                  "when D confidently rejects the codes the gradient must stay near -1/B (non-saturating, from logits)")
-    out = _scalar(call(generator_loss, torch.tensor([-1000.0, 1000.0, -40.0])), "generator_loss")  # float32
+    out = _scalar(generator_loss(torch.tensor([-1000.0, 1000.0, -40.0])), "generator_loss")  # float32
     if not torch.isfinite(out):
         raise Incorrect("inf/nan at large logits: compute the BCE from logits, not from sigmoid probabilities")
     expect_close(out, torch.tensor(1040.0 / 3, dtype=torch.float64), "inaccurate at large logits: compute the BCE from logits")
@@ -155,7 +158,7 @@ def check_parzen_log_likelihood(parzen_log_likelihood: Callable[[Tensor, Tensor,
         g = _gen(seed)
         samples = torch.rand(m, d, generator=g, dtype=torch.float64)
         x = torch.rand(n, d, generator=g, dtype=torch.float64)
-        out = expect_shape(call(parzen_log_likelihood, samples, x, sigma), (n,),
+        out = expect_shape(parzen_log_likelihood(samples, x, sigma), (n,),
                            "parzen_log_likelihood(samples [M, D], x [N, D], sigma) must return [N]")
         ref = reference_parzen_log_likelihood(samples, x, sigma)
         if close(out, ref):
@@ -164,13 +167,13 @@ def check_parzen_log_likelihood(parzen_log_likelihood: Callable[[Tensor, Tensor,
     g = _gen(23)
     samples = torch.rand(40, 784, generator=g, dtype=torch.float64) * 0.1
     x = 0.9 + 0.1 * torch.rand(6, 784, generator=g, dtype=torch.float64)  # every sample far away
-    out = expect_shape(call(parzen_log_likelihood, samples, x, 0.05), (6,), "must return [N]")
+    out = expect_shape(parzen_log_likelihood(samples, x, 0.05), (6,), "must return [N]")
     if not torch.isfinite(out).all():
         raise Incorrect("-inf/nan when every sample is far from x: exp underflows, use torch.logsumexp over the samples")
     expect_close(out.double(), reference_parzen_log_likelihood(samples, x, 0.05),
                  "inaccurate when every sample is far from x: use torch.logsumexp over the samples", 1e-6)
     samples32, x32 = torch.rand(25, 50, generator=g), torch.rand(5, 50, generator=g)
-    out = expect_shape(call(parzen_log_likelihood, samples32, x32, 0.4), (5,), "must return [N] for float32 inputs too")
+    out = expect_shape(parzen_log_likelihood(samples32, x32, 0.4), (5,), "must return [N] for float32 inputs too")
     expect_close(out.double(), reference_parzen_log_likelihood(samples32, x32, 0.4), "wrong value for float32 inputs", 1e-3)
 
 

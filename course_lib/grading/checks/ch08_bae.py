@@ -17,7 +17,6 @@ from torch import Tensor, nn
 
 from course_lib.grading.core import Incorrect, Question
 from course_lib.grading.expect import (
-    call,
     close,
     expect_close,
     expect_dtype,
@@ -25,6 +24,7 @@ from course_lib.grading.expect import (
     expect_shape,
     expect_tensor,
 )
+from course_lib.grading.wire import Fixture
 
 # ---------------------------------------------------------------- references
 
@@ -57,13 +57,9 @@ def reference_frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarra
 # ---------------------------------------------------------------- classifier_penalty
 
 
-def _classifier(seed: int, dtype: torch.dtype = torch.float64) -> nn.Module:
-    """A small frozen judge: images ``[B, 1, 8, 8]`` -> logits ``[B, 10]``."""
-    torch.manual_seed(seed)
-    net = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 10))
-    for p in net.parameters():
-        p.data.mul_(3.0)  # logits of a few units: a confident judge
-    return net.to(dtype).requires_grad_(False)
+def _classifier(seed: int) -> Fixture:
+    """A small frozen judge (:func:`course_lib.grading.fixtures.classifier`), as a fixture."""
+    return Fixture("classifier", {"seed": seed})
 
 
 def check_classifier_penalty(classifier_penalty: Callable[[nn.Module, Tensor, Tensor], Tensor]) -> None:
@@ -73,13 +69,13 @@ def check_classifier_penalty(classifier_penalty: Callable[[nn.Module, Tensor, Te
         W = _classifier(seed)
         x_hat = torch.rand(n, 1, 8, 8, generator=g, dtype=torch.float64)
         y = torch.randint(0, 10, (n,), generator=g)
-        out = expect_tensor(call(classifier_penalty, W, x_hat, y), "classifier_penalty must return a tensor")
+        out = expect_tensor(classifier_penalty(W, x_hat, y), "classifier_penalty must return a tensor")
         if out.shape == (n,):
             raise Incorrect("returned one loss per image [B]: average them to a scalar (the mean)")
         expect_shape(out, (), "classifier_penalty must return a scalar (0-d tensor)")
-        ref = reference_classifier_penalty(W, x_hat, y)
+        ref = reference_classifier_penalty(W.build(), x_hat, y)
         if not close(out, ref):
-            logits = W(x_hat)
+            logits = W.build()(x_hat)
             if close(out, ref * n) and n > 1:
                 raise Incorrect("this is the sum over the batch: take the mean cross-entropy")
             if close(out, F.cross_entropy(logits.softmax(1), y)):
@@ -88,14 +84,14 @@ def check_classifier_penalty(classifier_penalty: Callable[[nn.Module, Tensor, Te
                 raise Incorrect("nll_loss expects log-probabilities: use F.cross_entropy on the logits")
             expect_close(out, ref, "wrong value: expected mean_b -log softmax(W(x_hat_b))[y_b]")
     W = _classifier(3)
-    x_hat = torch.rand(6, 1, 8, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    x_hat = torch.rand(6, 1, 8, 8, generator=g, dtype=torch.float64)
     y = torch.randint(0, 10, (6,), generator=g)
-    out = classifier_penalty(W, x_hat, y)
-    if not isinstance(out, Tensor) or not out.requires_grad:
+    result = classifier_penalty.grad(W, x_hat, y, wrt=[1])
+    if not isinstance(result.value, Tensor) or not result.tracked or result.grads[0] is None:
         raise Incorrect("no gradient reaches x_hat: do not detach, call .item() or use torch.no_grad()")
-    (grad,) = torch.autograd.grad(out, x_hat)
-    (ref_grad,) = torch.autograd.grad(reference_classifier_penalty(W, x_hat, y), x_hat)
-    expect_close(grad, ref_grad, "the gradient with respect to x_hat is wrong")
+    x_ref = x_hat.clone().requires_grad_()
+    (ref_grad,) = torch.autograd.grad(reference_classifier_penalty(W.build(), x_ref, y), x_ref)
+    expect_close(result.grads[0], ref_grad, "the gradient with respect to x_hat is wrong")
 
 
 # ---------------------------------------------------------------- center_mask
@@ -108,7 +104,7 @@ def check_center_mask(center_mask: Callable[..., tuple[Tensor, Tensor]]) -> None
     for shape, size, fill in cases:
         x = torch.rand(*shape, generator=g, dtype=torch.float64)
         args = (x, size) if fill == 1.0 else (x, size, fill)
-        out = call(center_mask, *args)
+        out = center_mask(*args)
         if not isinstance(out, tuple) or len(out) != 2:
             raise Incorrect("center_mask must return a pair (x_masked, mask)")
         x_masked, mask = out
@@ -140,26 +136,26 @@ def check_center_mask(center_mask: Callable[..., tuple[Tensor, Tensor]]) -> None
 def check_optimal_latent_size(optimal_latent_size: Callable[..., int]) -> None:
     """Plain argmax, ties, tolerance, unsorted sizes, NumPy inputs."""
     sizes, scores = [1, 2, 4, 8, 16, 64, 256], [0.2, 0.4, 0.55, 0.62, 0.66, 0.7, 0.68]
-    got = call(optimal_latent_size, sizes, scores)
+    got = optimal_latent_size(sizes, scores)
     if got == 5:
         raise Incorrect("returned the index of the best score: return the size itself (sizes[i])")
     if got != 64:
         raise Incorrect(f"with tol=0 the answer is the size of the best score (expected 64, got {got!r})")
-    got = call(optimal_latent_size, sizes, scores, 0.05)
+    got = optimal_latent_size(sizes, scores, 0.05)
     if got == 64:
         raise Incorrect("tol is ignored: any size whose score is >= best - tol qualifies; take the smallest")
     if got == 256:
         raise Incorrect("take the *smallest* size within tol of the best, not the largest")
     if got != 16:
         raise Incorrect(f"sizes within tol=0.05 of the best 0.7 are 16, 64, 256: expected 16, got {got!r}")
-    if call(optimal_latent_size, [4, 8, 16], [0.5, 0.9, 0.9]) != 8:
+    if optimal_latent_size([4, 8, 16], [0.5, 0.9, 0.9]) != 8:
         raise Incorrect("two sizes tie for the best score: return the smaller one")
-    unsorted = call(optimal_latent_size, [64, 2, 16, 8], [0.8, 0.1, 0.78, 0.5], 0.03)
+    unsorted = optimal_latent_size([64, 2, 16, 8], [0.8, 0.1, 0.78, 0.5], 0.03)
     if unsorted == 64:
         raise Incorrect("sizes need not be sorted: return the smallest *size* within tol, not the first one listed")
     if unsorted != 16:
         raise Incorrect(f"for sizes [64, 2, 16, 8], scores [0.8, 0.1, 0.78, 0.5], tol 0.03: expected 16, got {unsorted!r}")
-    got = call(optimal_latent_size, np.array([1, 10, 100]), np.array([0.3, 0.6, 0.58]), 0.02)
+    got = optimal_latent_size(np.array([1, 10, 100]), np.array([0.3, 0.6, 0.58]), 0.02)
     if got != 10:
         raise Incorrect(f"NumPy arrays as input: expected 10, got {got!r}")
     if not isinstance(got, (int, np.integer)):
@@ -190,7 +186,7 @@ def _diagnose_frechet(got: float, mu1, cov1, mu2, cov2) -> str | None:
 
 
 def _expect_frechet(frechet_distance: Callable[..., float], args: tuple, expected: float, hint: str) -> None:
-    got = expect_float(call(frechet_distance, *args), "return a Python float (e.g. float(...))")
+    got = expect_float(frechet_distance(*args), "return a Python float (e.g. float(...))")
     if not close(got, expected):
         raise Incorrect(_diagnose_frechet(got, *args) or f"{hint} (got {got:.4g}, expected {expected:.4g})")
 

@@ -15,9 +15,11 @@ from torch import Tensor, nn
 from torch.autograd.functional import jacobian
 
 from course_lib.grading.core import Incorrect, Question
-from course_lib.grading.expect import TOLERANCE, call, close, expect_close, expect_dtype, expect_tensor
-
-D, H = 7, 5  # input and code sizes of the test encoders
+from course_lib.grading.expect import TOLERANCE, close, expect_close, expect_dtype, expect_tensor
+from course_lib.grading.fixtures import ENCODER_IN as D
+from course_lib.grading.fixtures import ENCODER_NAMES
+from course_lib.grading.student import StudentFunction
+from course_lib.grading.wire import Fixture
 
 
 def reference_jacobian_frobenius_sq(encoder: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool = True) -> Tensor:
@@ -34,32 +36,9 @@ def reference_sigmoid_contractive_penalty(W: Tensor, h: Tensor) -> Tensor:  # no
     return ((h * (1 - h)) ** 2 @ (W**2).sum(1)).mean()
 
 
-class _Interacting(nn.Module):
-    """Not an MLP: ``h = tanh(x A) * (x B) + x C`` (products of features)."""
-
-    def __init__(self, g: torch.Generator):
-        super().__init__()
-        self.A, self.B, self.C = (nn.Parameter(torch.randn(D, H, generator=g, dtype=torch.float64) / 2) for _ in range(3))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.tanh(x @ self.A) * (x @ self.B) + x @ self.C
-
-
-def _encoders(seed: int) -> dict[str, nn.Module]:
-    g = torch.Generator().manual_seed(seed)
-
-    def linear(a: int, b: int) -> nn.Linear:
-        layer = nn.Linear(a, b).double()
-        with torch.no_grad():
-            layer.weight.copy_(torch.randn(b, a, generator=g, dtype=torch.float64))
-            layer.bias.copy_(torch.randn(b, generator=g, dtype=torch.float64))
-        return layer
-
-    return {
-        "a one-layer sigmoid encoder": nn.Sequential(linear(D, H), nn.Sigmoid()),
-        "a two-layer tanh encoder": nn.Sequential(linear(D, 6), nn.Tanh(), linear(6, H)),
-        "an encoder that multiplies features": _Interacting(g),
-    }
+def _encoders(seed: int, dtype: str = "float64") -> dict[str, Fixture]:
+    """The three test encoders of :func:`course_lib.grading.fixtures.encoders`, as fixtures."""
+    return {name: Fixture("encoder", {"seed": seed, "name": name, "dtype": dtype}) for name in ENCODER_NAMES}
 
 
 def _inputs(seed: int, b: int, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -67,6 +46,7 @@ def _inputs(seed: int, b: int, dtype: torch.dtype = torch.float64) -> Tensor:
 
 
 def _diagnose_penalty(value: Tensor, encoder: nn.Module, x: Tensor, name: str) -> str:
+    """Name the mistake behind a wrong penalty ``value`` of the (built) ``encoder`` at ``x``."""
     ref = reference_jacobian_frobenius_sq(encoder, x)
     b = len(x)
     if close(value, b * ref):
@@ -81,47 +61,46 @@ def _diagnose_penalty(value: Tensor, encoder: nn.Module, x: Tensor, name: str) -
     return f"wrong value for {name} (B={b}): it must equal mean_b sum_k sum_i (d h_bk / d x_bi)^2"
 
 
-def check_jacobian_frobenius_sq(jacobian_frobenius_sq: Callable[[nn.Module, Tensor], Tensor]) -> None:
+def check_jacobian_frobenius_sq(jacobian_frobenius_sq: StudentFunction) -> None:
     """Values against autograd for MLP and non-MLP encoders, batch sizes 1 and 6, dtypes, gradients."""
     for name, encoder in _encoders(0).items():
         for seed, b in [(1, 6), (2, 1)]:
             x = _inputs(seed, b)
-            value = expect_tensor(call(jacobian_frobenius_sq, encoder, x),
+            value = expect_tensor(jacobian_frobenius_sq(encoder, x),
                                   "jacobian_frobenius_sq must return a tensor")
             if value.numel() == b and b > 1:
                 raise Incorrect("returned one value per input: return their mean, a scalar tensor")
             if value.ndim != 0:
                 raise Incorrect(f"must return a scalar (0-d) tensor, got shape {list(value.shape)}")
-            if not close(value.detach(), reference_jacobian_frobenius_sq(encoder, x)):
-                raise Incorrect(_diagnose_penalty(value.detach(), encoder, x, name))
+            if not close(value.detach(), reference_jacobian_frobenius_sq(encoder.build(), x)):
+                raise Incorrect(_diagnose_penalty(value.detach(), encoder.build(), x, name))
     encoder = _encoders(3)["a two-layer tanh encoder"]
     x = _inputs(4, 5)
-    first, second = call(jacobian_frobenius_sq, encoder, x), call(jacobian_frobenius_sq, encoder, x)
+    first, second = jacobian_frobenius_sq(encoder, x), jacobian_frobenius_sq(encoder, x)
     if not torch.equal(first.detach(), second.detach()):
         raise Incorrect("two calls on the same input gave different values: compute the penalty exactly, "
                         "not with random probes")
     _check_gradients(jacobian_frobenius_sq)
-    encoder = _encoders(5)["a one-layer sigmoid encoder"].float()
+    encoder = _encoders(5, "float32")["a one-layer sigmoid encoder"]
     x = _inputs(6, 4, torch.float32)
-    value = call(jacobian_frobenius_sq, encoder, x)
+    value = jacobian_frobenius_sq(encoder, x)
     expect_dtype(value, torch.float32, "float32 encoder and inputs must give a float32 penalty")
-    expect_close(value.detach(), reference_jacobian_frobenius_sq(encoder.double(), x.double()).float(),
+    expect_close(value.detach(), reference_jacobian_frobenius_sq(encoder.build().double(), x.double()).float(),
                  "wrong value for a float32 encoder", TOLERANCE[torch.float32])
 
 
-def _check_gradients(jacobian_frobenius_sq: Callable[[nn.Module, Tensor], Tensor]) -> None:
+def _check_gradients(jacobian_frobenius_sq: StudentFunction) -> None:
     """The penalty's gradient with respect to the encoder's weights, against autograd's."""
     for name, encoder in _encoders(7).items():
         x = _inputs(8, 4)
-        params = list(encoder.parameters())
-        value = call(jacobian_frobenius_sq, encoder, x)
-        if not value.requires_grad:
+        result = jacobian_frobenius_sq.grad(encoder, x, wrt_params=0)
+        if not result.tracked:
             raise Incorrect("the penalty carries no gradient to the encoder's weights: it is a training loss, "
                             "so build it with create_graph=True (or torch.func) and do not detach it")
-        got = torch.autograd.grad(value, params, allow_unused=True)
-        want = torch.autograd.grad(reference_jacobian_frobenius_sq(encoder, x, create_graph=True), params,
+        params = list(encoder.build().parameters())
+        want = torch.autograd.grad(reference_jacobian_frobenius_sq(encoder.build(), x, create_graph=True), params,
                                    allow_unused=True)
-        for p, g, w in zip(params, got, want):
+        for p, g, w in zip(params, result.grads, want):
             g = torch.zeros_like(p) if g is None else g
             w = torch.zeros_like(p) if w is None else w
             if not close(g, w):
@@ -136,12 +115,12 @@ def _sigmoid_layer(W: Tensor, bias: Tensor) -> Callable[[Tensor], Tensor]:  # no
 def check_sigmoid_contractive_penalty(sigmoid_contractive_penalty: Callable[[Tensor, Tensor], Tensor]) -> None:
     """The closed form: values, agreement with autograd's Jacobian, gradients, dtypes."""
     g = torch.Generator().manual_seed(10)
-    for b, h_units, d in [(3, 4, 4), (6, H, D), (1, 3, 8), (4, 9, 2)]:
+    for b, h_units, d in [(3, 4, 4), (6, 5, D), (1, 3, 8), (4, 9, 2)]:
         W = torch.randn(h_units, d, generator=g, dtype=torch.float64)
         bias = torch.randn(h_units, generator=g, dtype=torch.float64)
         x = torch.randn(b, d, generator=g, dtype=torch.float64)
         h = torch.sigmoid(x @ W.T + bias)
-        value = expect_tensor(call(sigmoid_contractive_penalty, W, h), "must return a tensor")
+        value = expect_tensor(sigmoid_contractive_penalty(W, h), "must return a tensor")
         if value.ndim != 0:
             raise Incorrect(f"must return a scalar (0-d) tensor, got shape {list(value.shape)}")
         ref = reference_sigmoid_contractive_penalty(W, h)
@@ -149,17 +128,19 @@ def check_sigmoid_contractive_penalty(sigmoid_contractive_penalty: Callable[[Ten
             raise Incorrect(_diagnose_closed_form(value, W, h))
         expect_close(value, reference_jacobian_frobenius_sq(_sigmoid_layer(W, bias), x),
                      "must equal mean_b ||J_b||_F^2 of h = sigmoid(x W^T + b)")
-    W = torch.randn(4, 6, generator=g, dtype=torch.float64, requires_grad=True)
-    h = torch.rand(3, 4, generator=g, dtype=torch.float64).requires_grad_()
-    value = call(sigmoid_contractive_penalty, W, h)
-    if not value.requires_grad:
+    W = torch.randn(4, 6, generator=g, dtype=torch.float64)
+    h = torch.rand(3, 4, generator=g, dtype=torch.float64)
+    result = sigmoid_contractive_penalty.grad(W, h, wrt=[0, 1])
+    if not result.tracked:
         raise Incorrect("the result carries no gradient: do not detach W or h (it is a training loss)")
-    got = torch.autograd.grad(value, (W, h))
-    want = torch.autograd.grad(reference_sigmoid_contractive_penalty(W, h), (W, h))
-    for a, e, what in zip(got, want, ("W", "h")):
+    W_, h_ = W.clone().requires_grad_(), h.clone().requires_grad_()  # noqa: N806
+    want = torch.autograd.grad(reference_sigmoid_contractive_penalty(W_, h_), (W_, h_))
+    for a, e, what in zip(result.grads, want, ("W", "h")):
+        if a is None:
+            raise Incorrect(f"no gradient reaches {what}: do not detach it (it is a training loss)")
         expect_close(a, e, f"wrong gradient with respect to {what}")
     W32, h32 = W.detach().float(), h.detach().float()
-    value = call(sigmoid_contractive_penalty, W32, h32)
+    value = sigmoid_contractive_penalty(W32, h32)
     expect_dtype(value, torch.float32, "float32 inputs must give a float32 result")
     expect_close(value, reference_sigmoid_contractive_penalty(W32.double(), h32.double()).float(),
                  "wrong value for float32 inputs")

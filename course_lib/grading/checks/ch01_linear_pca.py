@@ -16,7 +16,6 @@ from torch import Tensor
 from course_lib.grading.core import Incorrect, Question
 from course_lib.grading.expect import (
     TOLERANCE,
-    call,
     close,
     expect_close,
     expect_dtype,
@@ -82,7 +81,7 @@ def check_pca_basis(pca_basis: Callable[[Tensor, int], Tensor]) -> None:
     ]
     for seed, dtype, k in cases:
         X = _data(seed, dtype)
-        U = expect_tensor(call(pca_basis, X, k), "pca_basis must return a tensor")
+        U = expect_tensor(pca_basis(X, k), "pca_basis must return a tensor")
         if U.shape == (k, D) and k != D:
             raise Incorrect(
                 f"returned {list(U.shape)} = [k, D]: return the directions as columns, [D, k]"
@@ -99,7 +98,7 @@ def check_pca_basis(pca_basis: Callable[[Tensor, int], Tensor]) -> None:
         if not _same_columns(U.double(), reference_pca_basis(X.double(), k), tol):
             raise Incorrect(f"{_diagnose_basis(U.double(), X.double(), k, tol)} (k={k}, {dtype} X)")
     X = _data(4, torch.float32, offset=1000.0)
-    if not _same_columns(call(pca_basis, X, 3).double(), reference_pca_basis(X.double(), 3), 1e-3):
+    if not _same_columns(pca_basis(X, 3).double(), reference_pca_basis(X.double(), 3), 1e-3):
         raise Incorrect(
             "inaccurate on float32 data far from the origin: subtract the mean from X before "
             "multiplying (X^T X / N - mu mu^T cancels away the digits that matter)"
@@ -127,7 +126,7 @@ def check_pca_reconstruct(pca_reconstruct: Callable[[Tensor, int], Tensor]) -> N
     """Values against the reference, idempotence, and ``k = D`` giving ``X`` back."""
     for seed, dtype, k in [(10, torch.float64, 2), (11, torch.float32, 2), (12, torch.float64, 1)]:
         X = _data(seed, dtype)
-        X_hat = expect_tensor(call(pca_reconstruct, X, k), "pca_reconstruct must return a tensor")
+        X_hat = expect_tensor(pca_reconstruct(X, k), "pca_reconstruct must return a tensor")
         if X_hat.shape == (N, k):
             raise Incorrect("returned the codes [N, k]: map them back to data space, [N, D]")
         expect_shape(
@@ -139,14 +138,14 @@ def check_pca_reconstruct(pca_reconstruct: Callable[[Tensor, int], Tensor]) -> N
         if not close(X_hat.double(), ref, tol):
             raise Incorrect(_diagnose_reconstruction(X_hat.double(), X.double(), k, tol))
         expect_close(
-            call(pca_reconstruct, X_hat, k),
+            pca_reconstruct(X_hat, k),
             X_hat,
             "reconstructing a reconstruction must change nothing (a projection is idempotent)",
             tol,
         )
     X = _data(13)
     expect_close(
-        call(pca_reconstruct, X, D),
+        pca_reconstruct(X, D),
         X,
         "with k = D nothing is lost: the reconstruction must equal X",
     )
@@ -170,7 +169,7 @@ def check_subspace_distance(subspace_distance: Callable[[Tensor, Tensor], float]
     A, B = _random(21, k, k), _random(22, k, k)  # invertible (almost surely), not orthogonal
 
     dist = expect_float(
-        call(subspace_distance, Q[:, :k], Q[:, :k]), "return a Python float (e.g. with .item())"
+        subspace_distance(Q[:, :k], Q[:, :k]), "return a Python float (e.g. with .item())"
     )
     if abs(dist - 1) < 1e-6:
         raise Incorrect(
@@ -179,7 +178,7 @@ def check_subspace_distance(subspace_distance: Callable[[Tensor, Tensor], float]
     expect_close(dist, 0.0, "identical subspaces must have distance 0")
 
     U = _random(23, d, k)  # full column rank, not orthonormal
-    dist = call(subspace_distance, U, U @ A)
+    dist = subspace_distance(U, U @ A)
     if not close(dist, 0.0):
         naive = 1 - (torch.linalg.matrix_norm(U.T @ (U @ A)) ** 2 / k).item()
         if close(dist, naive):
@@ -189,7 +188,7 @@ def check_subspace_distance(subspace_distance: Callable[[Tensor, Tensor], float]
         expect_close(dist, 0.0, "V = U A spans the same subspace as U, so the distance must be 0")
 
     expect_close(
-        call(subspace_distance, Q[:, :k] @ A, Q[:, k : 2 * k] @ B),
+        subspace_distance(Q[:, :k] @ A, Q[:, k : 2 * k] @ B),
         1.0,
         "orthogonal subspaces must have distance 1",
     )
@@ -198,17 +197,17 @@ def check_subspace_distance(subspace_distance: Callable[[Tensor, Tensor], float]
         U, V = _random(seed, dim, kk), _random(seed + 100, dim, kk)
         expected = reference_subspace_distance(U, V)
         expect_close(
-            call(subspace_distance, U, V), expected, f"wrong value for random U, V [{dim}, {kk}]"
+            subspace_distance(U, V), expected, f"wrong value for random U, V [{dim}, {kk}]"
         )
-        expect_close(call(subspace_distance, V, U), expected, "d(U, V) must equal d(V, U)")
+        expect_close(subspace_distance(V, U), expected, "d(U, V) must equal d(V, U)")
     U, V = _random(27, d, k), _random(28, d, k)
     expect_close(
-        call(subspace_distance, 3.0 * U @ A, V @ B),
+        subspace_distance(3.0 * U @ A, V @ B),
         reference_subspace_distance(U, V),
         "scaling or mixing the columns must not change the distance (it depends only on the spans)",
     )
     expect_close(
-        call(subspace_distance, U.float(), V.float()),
+        subspace_distance(U.float(), V.float()),
         reference_subspace_distance(U, V),
         "wrong value for float32 inputs",
         1e-4,

@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.distributions import Bernoulli, kl_divergence
 
 from course_lib.grading.core import Incorrect, Question
-from course_lib.grading.expect import TOLERANCE, call, close, expect_close, expect_dtype, expect_tensor
+from course_lib.grading.expect import TOLERANCE, close, expect_close, expect_dtype, expect_tensor
 
 
 def reference_l1_activity(z: Tensor) -> Tensor:
@@ -41,20 +41,19 @@ def check_l1_activity(l1_activity: Callable[[Tensor], Tensor]) -> None:
     g = torch.Generator().manual_seed(0)
     for b, h in [(6, 10), (1, 4), (8, 1)]:
         z = torch.randn(b, h, generator=g, dtype=torch.float64)
-        out = expect_tensor(call(l1_activity, z), "l1_activity must return a tensor")
+        out = expect_tensor(l1_activity(z), "l1_activity must return a tensor")
         if out.shape == (b,) and b > 1:
             raise Incorrect("returned one value per input: return their mean over the batch, a scalar")
         value = _scalar(out, "l1_activity")
         if not close(value, reference_l1_activity(z)):
             raise Incorrect(_diagnose_l1(value, z))
-    z = torch.randn(5, 7, generator=g, dtype=torch.float64, requires_grad=True)
-    value = call(l1_activity, z)
-    if not value.requires_grad:
+    z = torch.randn(5, 7, generator=g, dtype=torch.float64)
+    result = l1_activity.grad(z, wrt=[0])
+    if not result.tracked or result.grads[0] is None:
         raise Incorrect("the result carries no gradient: do not detach z (it is a training loss)")
-    (got,) = torch.autograd.grad(value, z)
-    expect_close(got, z.detach().sign() / 5, "wrong gradient: d/dz_bj of mean_b sum_j |z_bj| is sign(z_bj) / B")
+    expect_close(result.grads[0], z.sign() / 5, "wrong gradient: d/dz_bj of mean_b sum_j |z_bj| is sign(z_bj) / B")
     z32 = torch.rand(4, 6, generator=g)
-    value = call(l1_activity, z32)
+    value = l1_activity(z32)
     expect_dtype(value, torch.float32, "float32 codes must give a float32 result")
     expect_close(value, reference_l1_activity(z32.double()).float(), "wrong value for float32 codes",
                  TOLERANCE[torch.float32])
@@ -78,29 +77,27 @@ def check_kl_sparsity(kl_sparsity: Callable[[float, Tensor], Tensor]) -> None:
     g = torch.Generator().manual_seed(1)
     for rho, h in [(0.05, 12), (0.3, 5), (0.9, 1)]:
         rho_hat = torch.rand(h, generator=g, dtype=torch.float64) * 0.98 + 0.01
-        value = _scalar(call(kl_sparsity, rho, rho_hat), "kl_sparsity")
+        value = _scalar(kl_sparsity(rho, rho_hat), "kl_sparsity")
         want = kl_divergence(Bernoulli(probs=torch.full_like(rho_hat, rho)), Bernoulli(probs=rho_hat)).sum()
         if not close(value, want):
             raise Incorrect(_diagnose_kl(value, rho, rho_hat))
-    expect_close(call(kl_sparsity, 0.1, torch.full((6,), 0.1, dtype=torch.float64)), 0.0,
+    expect_close(kl_sparsity(0.1, torch.full((6,), 0.1, dtype=torch.float64)), 0.0,
                  "KL(rho || rho_hat) must be 0 when every rho_hat_j equals rho")
-    rho_hat = torch.tensor([0.02, 0.5, 0.93], dtype=torch.float64, requires_grad=True)
-    value = call(kl_sparsity, 0.1, rho_hat)
-    if not value.requires_grad:
+    q = torch.tensor([0.02, 0.5, 0.93], dtype=torch.float64)
+    result = kl_sparsity.grad(0.1, q, wrt=[1])
+    if not result.tracked or result.grads[0] is None:
         raise Incorrect("the result carries no gradient: do not detach rho_hat (it is a training loss)")
-    (got,) = torch.autograd.grad(value, rho_hat)
-    q = rho_hat.detach()
-    expect_close(got, -0.1 / q + 0.9 / (1 - q),
+    expect_close(result.grads[0], -0.1 / q + 0.9 / (1 - q),
                  "wrong gradient: d/d rho_hat_j is -rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j)")
     extreme = torch.tensor([1e-12, 1 - 1e-12, 0.5], dtype=torch.float64)
-    value = call(kl_sparsity, 0.05, extreme)
+    value = kl_sparsity(0.05, extreme)
     if not torch.isfinite(value):
         raise Incorrect("not finite for mean activations very close to 0 or 1 (1e-12, 1 - 1e-12): "
                         "compute the logs directly (log(rho_hat), log1p(-rho_hat)), without dividing first")
     expect_close(value, reference_kl_sparsity(0.05, extreme),
                  "inaccurate for mean activations very close to 0 or 1", 1e-6)
     rho_hat32 = torch.rand(8, generator=g) * 0.9 + 0.05
-    value = call(kl_sparsity, 0.2, rho_hat32)
+    value = kl_sparsity(0.2, rho_hat32)
     expect_dtype(value, torch.float32, "a float32 rho_hat must give a float32 result")
     expect_close(value, reference_kl_sparsity(0.2, rho_hat32.double()).float(), "wrong value for float32 rho_hat",
                  TOLERANCE[torch.float32])

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_lib.grading.core import Incorrect, Question
-from course_lib.grading.expect import call, close, expect_close, expect_float, expect_shape, expect_tensor
+from course_lib.grading.expect import close, expect_close, expect_float, expect_shape, expect_tensor
+from course_lib.grading.student import StudentFunction
 from course_lib.metrics import knn_accuracy as sklearn_knn_accuracy
 from course_lib.nets import mlp
 
@@ -54,7 +55,7 @@ def check_bce_with_logits(bce_with_logits: Callable[[Tensor, Tensor], Tensor]) -
         logits = 4 * torch.randn(shape, generator=g, dtype=torch.float64)
         x = torch.rand(shape, generator=g, dtype=torch.float64)
         x = x.round() if binary else x
-        out = expect_tensor(call(bce_with_logits, logits, x), "bce_with_logits must return a tensor")
+        out = expect_tensor(bce_with_logits(logits, x), "bce_with_logits must return a tensor")
         if out.shape == (shape[0],):
             raise Incorrect("returned one loss per sample [B]: average them over the batch (a scalar)")
         expect_shape(out, (), "bce_with_logits must return a scalar (0-d) tensor")
@@ -62,17 +63,16 @@ def check_bce_with_logits(bce_with_logits: Callable[[Tensor, Tensor], Tensor]) -
         if not close(out, ref, 1e-6):
             raise Incorrect(_diagnose_bce(out, logits, x) + f" (input shape {list(shape)})")
 
-    logits = torch.randn(5, 7, generator=_gen(10), dtype=torch.float64, requires_grad=True)
+    logits = torch.randn(5, 7, generator=_gen(10), dtype=torch.float64)
     x = torch.rand(5, 7, generator=_gen(11), dtype=torch.float64)
-    out = bce_with_logits(logits, x)
-    if not out.requires_grad:
+    result = bce_with_logits.grad(logits, x, wrt=[0])
+    if not result.tracked:
         raise Incorrect("no gradient reaches the logits: compute with torch operations on the input tensor")
-    (grad,) = torch.autograd.grad(out, logits)
-    expect_close(grad, (logits.detach().sigmoid() - x) / 5, "wrong gradient: d loss / d logits must be (sigmoid(logits) - x) / B")
+    expect_close(result.grads[0], (logits.sigmoid() - x) / 5, "wrong gradient: d loss / d logits must be (sigmoid(logits) - x) / B")
 
     big = torch.tensor([[1e4, -1e4, 1e4, -1e4]], dtype=torch.float32)
     x = torch.tensor([[1.0, 0.0, 0.0, 1.0]])  # two confident right pixels, two confident wrong ones
-    out = call(bce_with_logits, big, x)
+    out = bce_with_logits(big, x)
     if not torch.isfinite(out):
         raise Incorrect(
             "not finite for logits of size 1e4: sigmoid rounds to exactly 0 or 1 and log gives -inf; "
@@ -102,90 +102,85 @@ def _diagnose_bce(out: Tensor, logits: Tensor, x: Tensor) -> str:
 # ---------------------------------------------------------------- make_mlp_autoencoder
 
 
-class _Counting(nn.Module):
-    """An activation (tanh) that counts how often it is applied."""
-
-    calls = 0
-
-    def forward(self, x: Tensor) -> Tensor:
-        type(self).calls += 1
-        return torch.tanh(x)
+Layers = list[list[Tensor | None]]  # [weight, bias] per nn.Linear, as the probe reports them
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu, "tanh": torch.tanh, "identity": lambda t: t}
 
 
-def _linear_sizes(net: nn.Module) -> list[tuple[int, int]]:
-    return [(m.in_features, m.out_features) for m in net.modules() if isinstance(m, nn.Linear)]
+def _sizes(layers: Layers) -> list[tuple[int, int]]:
+    return [(int(w.shape[1]), int(w.shape[0])) for w, _ in layers]
 
 
-def _is_affine(f: Callable[[Tensor], Tensor], dim: int) -> bool:
-    g = _gen(7)
-    a, b = torch.randn(4, dim, generator=g), torch.randn(4, dim, generator=g)
-    with torch.no_grad():
-        return close(f(a + b) - f(a) - f(b) + f(torch.zeros(4, dim)), torch.zeros_like(f(a)), 1e-4)
+def mlp_forward(layers: Layers, x: Tensor, act: Callable[[Tensor], Tensor], last: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    """The MLP of ``layers`` applied to ``x``: ``act`` after every layer but the last (``last`` after that one)."""
+    for i, (w, b) in enumerate(layers):
+        x = x @ w.T + (0 if b is None else b)
+        if i < len(layers) - 1:
+            x = act(x)
+        elif last is not None:
+            x = last(x)
+    return x
 
 
-def _build(make: Callable[..., object], *args: object) -> tuple[nn.Module, nn.Module]:
-    out = make(*args)
-    if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(m, nn.Module) for m in out)):
-        raise Incorrect(f"make_mlp_autoencoder must return a tuple (encoder, decoder) of nn.Modules, got {type(out).__name__}")
-    return out
+def _autoencoder(make_mlp_autoencoder: StudentFunction, args: list, x: Tensor, activation: str | None = None, seed: int = 0) -> dict:
+    """The probe's report on ``make_mlp_autoencoder(*args[, activation])``, with shapes checked."""
+    params = {"args": args, "x": x, "seed": seed, **({"activation": activation} if activation else {})}
+    report = make_mlp_autoencoder.probe("autoencoder", **params)
+    if not isinstance(report, dict) or "returned" in report:
+        got = report.get("returned") if isinstance(report, dict) else type(report).__name__
+        raise Incorrect(f"make_mlp_autoencoder must return a tuple (encoder, decoder) of nn.Modules, got {got}")
+    D, hidden, L = args
+    z = expect_shape(report["z"], (len(x), L), f"encoder must map [B, {D}] to [B, {L}] (hidden {hidden})")
+    expect_shape(report["x_hat"], (len(x), D), f"decoder must map [B, {L}] back to [B, {D}] (hidden {hidden})")
+    report["z"] = z
+    return report
 
 
-def check_make_mlp_autoencoder(make_mlp_autoencoder: Callable[..., tuple[nn.Module, nn.Module]]) -> None:
-    """Shapes, layer sizes, where the activations are, linear code and logits, gradients."""
+def _expect_mlp(report: dict, x: Tensor, act_name: str, where: str) -> None:
+    """The reported code and output equal the MLPs of the reported layers, activation after hidden layers only."""
+    act = ACTIVATIONS[act_name]
+    enc, dec = report["encoder"], report["decoder"]
+    want_z = mlp_forward(enc, x, act)
+    if not close(report["z"], want_z, 1e-4):
+        if close(report["z"], mlp_forward(enc, x, act, last=act), 1e-4):
+            raise Incorrect(f"{where}: the code went through the activation: no activation after the encoder's last layer")
+        for other, fn in ACTIVATIONS.items():
+            if other != act_name and close(report["z"], mlp_forward(enc, x, fn), 1e-4):
+                raise Incorrect(f"{where}: the encoder used {other}, so the activation argument is ignored: "
+                                "put activation() after each hidden layer")
+        raise Incorrect(f"{where}: the encoder's output is not Linear, {act_name}, ..., Linear over its nn.Linear layers "
+                        "(the activation once after each hidden layer, none on the code)")
+    want_x = mlp_forward(dec, report["z"], act)
+    if not close(report["x_hat"], want_x, 1e-4):
+        if close(report["x_hat"], torch.sigmoid(want_x), 1e-4):
+            raise Incorrect(f"{where}: the decoder's outputs went through a sigmoid: return logits, with no sigmoid at the end")
+        if close(report["x_hat"], mlp_forward(dec, report["z"], act, last=act), 1e-4):
+            raise Incorrect(f"{where}: the decoder's output went through the activation: none after its last layer")
+        raise Incorrect(f"{where}: the decoder's output is not Linear, {act_name}, ..., Linear over its nn.Linear layers "
+                        "(the activation once after each hidden layer, none on the output)")
+
+
+def check_make_mlp_autoencoder(make_mlp_autoencoder: StudentFunction) -> None:
+    """Layer sizes, outputs equal to the MLP of the layers reported, the activation argument, gradients."""
     for D, hidden, L in [(20, [16, 8], 3), (12, [10], 5), (9, [], 2), (30, [25, 20, 15], 4)]:
-        torch.manual_seed(0)
-        encoder, decoder = _build(make_mlp_autoencoder, D, hidden, L)
         x = torch.randn(7, D, generator=_gen(D))
-        z = expect_shape(encoder(x), (7, L), f"encoder must map [B, {D}] to [B, {L}] (hidden {hidden})")
-        expect_shape(decoder(z), (7, D), f"decoder must map [B, {L}] back to [B, {D}] (hidden {hidden})")
+        report = _autoencoder(make_mlp_autoencoder, [D, hidden, L], x)
         sizes = [D, *hidden, L]
         expected_enc = list(zip(sizes[:-1], sizes[1:]))
-        if _linear_sizes(encoder) != expected_enc:
-            raise Incorrect(f"encoder layers (in, out) should be {expected_enc}, got {_linear_sizes(encoder)}")
+        if _sizes(report["encoder"]) != expected_enc:
+            raise Incorrect(f"encoder layers (in, out) should be {expected_enc}, got {_sizes(report['encoder'])}")
         back = sizes[::-1]
         expected_dec = list(zip(back[:-1], back[1:]))
-        if _linear_sizes(decoder) != expected_dec:
+        if _sizes(report["decoder"]) != expected_dec:
             raise Incorrect(
-                f"decoder layers (in, out) should mirror the encoder: {expected_dec}, got {_linear_sizes(decoder)}"
+                f"decoder layers (in, out) should mirror the encoder: {expected_dec}, got {_sizes(report['decoder'])}"
             )
-    torch.manual_seed(1)
-    encoder, decoder = _build(make_mlp_autoencoder, 10, [32, 32], 6)
-    x = torch.randn(256, 10, generator=_gen(3))
-    with torch.no_grad():
-        z = encoder(x)
-        x_hat = decoder(z)
-    if not (z < 0).any():
-        raise Incorrect("the code is never negative: no activation after the encoder's last layer")
-    if (x_hat >= 0).all() and (x_hat <= 1).all():
-        raise Incorrect("the decoder's outputs all lie in [0, 1]: return logits, with no sigmoid at the end")
-    if not (x_hat < 0).any():
-        raise Incorrect("the decoder's outputs are never negative: no activation after its last layer")
-
-    _Counting.calls = 0
-    encoder, decoder = _build(make_mlp_autoencoder, 10, [8, 8, 8], 2, _Counting)
-    encoder(torch.randn(3, 10))
-    if _Counting.calls != 3:
-        raise Incorrect(
-            f"the activation was applied {_Counting.calls} times in the encoder with 3 hidden layers: "
-            "once after each hidden layer (and not on the code)"
-        )
-    _Counting.calls = 0
-    decoder(torch.randn(3, 2))
-    if _Counting.calls != 3:
-        raise Incorrect(
-            f"the activation was applied {_Counting.calls} times in the decoder with 3 hidden layers: "
-            "once after each hidden layer (and not on the output)"
-        )
-    encoder, decoder = _build(make_mlp_autoencoder, 10, [8], 3, nn.Identity)
-    if not (_is_affine(encoder, 10) and _is_affine(decoder, 3)):
-        raise Incorrect("with activation=nn.Identity the networks must be affine: use only Linear layers and the activation")
-
-    torch.manual_seed(2)
-    encoder, decoder = _build(make_mlp_autoencoder, 6, [5], 2)
-    x = torch.randn(16, 6, generator=_gen(4))
-    F.mse_loss(decoder(encoder(x)), x).backward()
-    params = list(encoder.parameters()) + list(decoder.parameters())
-    if not params or any(p.grad is None for p in params):
+        _expect_mlp(report, x, "relu", f"hidden {hidden}")
+    x = torch.randn(5, 10, generator=_gen(3))
+    for activation, hidden in [("tanh", [8, 8, 8]), ("identity", [8])]:
+        report = _autoencoder(make_mlp_autoencoder, [10, hidden, 2], x, activation)
+        _expect_mlp(report, x, activation, f"with activation=nn.{'Tanh' if activation == 'tanh' else 'Identity'}")
+    report = _autoencoder(make_mlp_autoencoder, [6, [5], 2], torch.randn(16, 6, generator=_gen(4)), seed=2)
+    if not report["n_params"] or report["without_grad"]:
         raise Incorrect("some parameters get no gradient: build the networks from nn.Linear layers")
 
 
@@ -209,7 +204,7 @@ def check_knn_accuracy(knn_accuracy: Callable[..., float]) -> None:
     """Accuracy against scikit-learn on overlapping clusters, several k, ties, odd labels."""
     for seed, (d, classes, k) in enumerate([(5, [0, 1, 2], 5), (3, [0, 1, 2, 3], 1), (8, [3, 7, 9], 7), (4, [0, 1], 4)]):
         data = _clusters(seed, d, classes)
-        out = expect_float(call(knn_accuracy, *data, k), "return the accuracy as a Python float")
+        out = expect_float(knn_accuracy(*data, k), "return the accuracy as a Python float")
         if out > 1:
             raise Incorrect(f"got {out:.4g}: return the fraction of test points classified correctly, not a count")
         ref = reference_knn_accuracy(*data, k)
@@ -217,13 +212,13 @@ def check_knn_accuracy(knn_accuracy: Callable[..., float]) -> None:
             raise Incorrect(_diagnose_knn(out, *data, k) + f" (k={k}, got {out:.4f}, expected {ref:.4f})")
     data = _clusters(20, 4, [0, 1, 2])
     expect_close(
-        call(knn_accuracy, *data), reference_knn_accuracy(*data, 5), "wrong value with the default k: it must be 5", 1e-6
+        knn_accuracy(*data), reference_knn_accuracy(*data, 5), "wrong value with the default k: it must be 5", 1e-6
     )
     # Ties: 2 neighbours, one of each class, for every test point; scikit-learn picks the smaller label.
     z_train = torch.tensor([[0.0], [1.0], [10.0], [11.0]])
     y_train = torch.tensor([4, 2, 2, 4])
     z_test = torch.tensor([[0.4], [10.4]])
-    out = call(knn_accuracy, z_train, y_train, z_test, torch.tensor([2, 2]), 2)
+    out = knn_accuracy(z_train, y_train, z_test, torch.tensor([2, 2]), 2)
     if not close(out, 1.0, 1e-6):
         raise Incorrect(f"tied votes must go to the smallest label, as scikit-learn does (accuracy {out:.2f}, expected 1)")
 
