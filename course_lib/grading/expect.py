@@ -2,7 +2,7 @@
 
 A check reads as a list of expectations, e.g.::
 
-    U = call(pca_basis, X, k)
+    U = pca_basis(X, k)  # a StudentFunction: the call travels as data
     expect_shape(U, (D, k), "pca_basis(X, k) must return [D, k]")
     expect_close(U.T @ U, torch.eye(k, dtype=U.dtype), "columns are not orthonormal")
 
@@ -11,40 +11,23 @@ Measured details (the shapes, the largest error) are appended to the hint.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from course_lib.grading.core import Incorrect
+from course_lib.grading.wire import Opaque
 
 # Default absolute and relative tolerance of a comparison, by dtype of the result.
 TOLERANCE = {torch.float64: 1e-6, torch.float32: 1e-3}
 
 
-def call(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call the student's ``fn`` on copies of ``args``; fail if it changed them in place.
-
-    Args:
-        fn: the student's function.
-        *args: its arguments; tensors are cloned, so the caller's stay intact.
-    """
-    copies = [a.clone() if isinstance(a, Tensor) else a for a in args]
-    out = fn(*copies)
-    for i, (arg, copy) in enumerate(zip(args, copies, strict=True)):
-        if isinstance(arg, Tensor) and not torch.equal(arg, copy):
-            raise Incorrect(
-                f"{getattr(fn, '__name__', 'your function')} changed argument {i + 1} in place: "
-                "work on a copy (X = X - mu, not X -= mu)"
-            )
-    return out
-
-
 def expect_tensor(out: Any, hint: str) -> Tensor:
     """Fail unless ``out`` is a ``torch.Tensor``; return it."""
     if not isinstance(out, Tensor):
-        raise Incorrect(f"{hint} (expected a torch.Tensor, got {type(out).__name__})")
+        raise Incorrect(f"{hint} (expected a torch.Tensor, got {_kind(out)})")
     return out
 
 
@@ -65,7 +48,7 @@ def expect_dtype(out: Tensor, dtype: torch.dtype, hint: str) -> None:
 def expect_float(out: Any, hint: str) -> float:
     """Fail unless ``out`` is a Python ``float`` (a 0-d tensor is not); return it."""
     if not isinstance(out, float):
-        raise Incorrect(f"{hint} (expected a Python float, got {type(out).__name__})")
+        raise Incorrect(f"{hint} (expected a Python float, got {_kind(out)})")
     return out
 
 
@@ -99,6 +82,11 @@ def expect_close(
     else:
         detail = f"largest error {(a - e).abs().max().item():.3g}"
     raise Incorrect(f"{hint} ({detail})")
+
+
+def _kind(out: Any) -> str:
+    """The type's name of a returned value (:class:`Opaque` values name the type they stand for)."""
+    return out.type_name if isinstance(out, Opaque) else type(out).__name__
 
 
 def _as_tensor(x: Tensor | float) -> Tensor:

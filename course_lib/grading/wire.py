@@ -217,8 +217,7 @@ def decode(obj: Any, _depth: int = 0) -> Any:
 
 
 def _type_name(value: Any) -> str:
-    t = type(value)
-    return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    return type(value).__qualname__
 
 
 def _b64(data: bytes) -> str:

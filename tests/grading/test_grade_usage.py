@@ -35,3 +35,20 @@ def test_bad_arguments_are_usage_errors(tmp_path, monkeypatch, capsys):
     assert main([str(notebook)]) == 2
     assert "COURSE_PROFILE='huge'" in capsys.readouterr().err
     assert main([]) == 2
+
+
+def test_infinite_or_huge_timeouts_are_usage_errors(tmp_path, capsys):
+    notebook = tmp_path / "01_linear_pca.ipynb"
+    notebook.write_text("{}")
+    for value in ["inf", "nan", "1e9", "-5"]:
+        assert main([str(notebook), "--timeout", value]) == 2
+        assert "--timeout must be a number of seconds" in capsys.readouterr().err
+    assert main([str(notebook), "--question-timeout", "inf"]) == 2
+
+
+def test_a_cell_whose_source_is_not_text_is_a_usage_error_naming_it(tmp_path, capsys):
+    notebook = tmp_path / "01_linear_pca.ipynb"
+    cells = '[{"cell_type": "markdown", "metadata": {}, "source": "hi"}, {"cell_type": "code", "metadata": {}, "source": 42, "outputs": [], "execution_count": null}]'
+    notebook.write_text('{"cells": ' + cells + ', "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    assert main([str(notebook)]) == 2
+    assert "cell 2 has no text source" in capsys.readouterr().err
