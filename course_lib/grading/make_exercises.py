@@ -2,23 +2,27 @@
 
 In every code cell, each region from a line ``### BEGIN SOLUTION`` to a line
 ``### END SOLUTION`` becomes a stub at the region's indentation. A line
-``# HINT: ...`` right after ``### BEGIN SOLUTION`` stays visible and becomes
-the stub's message::
+``# HINT: ...`` right before ``### BEGIN SOLUTION`` is outside the region, so
+it stays (here and in nbgrader's release) and becomes the stub's message::
 
     def pca_basis(X, k):                 def pca_basis(X, k):
-        ### BEGIN SOLUTION                   # HINT: centre X, then SVD.
-        # HINT: centre X, then SVD.   ->     raise NotImplementedError("centre X, then SVD.")
+        # HINT: centre X, then SVD.          # HINT: centre X, then SVD.
+        ### BEGIN SOLUTION          ->       raise NotImplementedError("centre X, then SVD.")
         ...
         ### END SOLUTION
 
 Outputs and execution counts are dropped; everything else (nbgrader metadata,
-cell ids) is kept. The result is deterministic, so ``--check`` compares bytes
-and exits 1 listing the exercises that are stale or missing.
+cell ids) is kept, and every nbgrader cell (answer or test) gets the
+``checksum`` nbgrader computes for it, so ``nbgrader validate`` notices an
+edited test cell and an unanswered question. The result is deterministic, so
+``--check`` compares bytes and exits 1 listing the exercises that are stale or
+missing.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -32,8 +36,8 @@ import nbformat
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 GENERIC_HINT = "replace this line with your answer"
 _REGION = re.compile(
-    r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*\n"
-    r"(?:[ \t]*(?P<hint># HINT:[^\n]*)\n)?"
+    r"^(?:(?P<hint>[ \t]*# HINT:[^\n]*)\n)?"
+    r"(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*\n"
     r".*?^[ \t]*### END SOLUTION[ \t]*$",
     re.MULTILINE | re.DOTALL,
 )
@@ -46,9 +50,9 @@ def strip_solutions(source: str) -> str:
         indent, hint_line = match["indent"], match["hint"]
         if hint_line is None:
             return f"{indent}raise NotImplementedError({json.dumps(GENERIC_HINT)})"
-        hint = hint_line.removeprefix("# HINT:").strip() or GENERIC_HINT
+        hint = hint_line.strip().removeprefix("# HINT:").strip() or GENERIC_HINT
         raise_line = f"raise NotImplementedError({json.dumps(hint, ensure_ascii=False)})"
-        return f"{indent}{hint_line.rstrip()}\n{indent}{raise_line}"
+        return f"{hint_line.rstrip()}\n{indent}{raise_line}"
 
     return _REGION.sub(stub, source)
 
@@ -57,8 +61,9 @@ def exercise_text(solution: Path) -> str:
     """The exercise notebook for ``solution``, as the exact text to write.
 
     Raises:
-        ValueError: for a marker left unpaired or outside a code cell, or a region
-            in a cell whose ``metadata.nbgrader.solution`` is not true.
+        ValueError: for a marker left unpaired or outside a code cell, a region
+            in a cell whose ``metadata.nbgrader.solution`` is not true, or an
+            nbgrader cell without a ``grade_id``.
     """
     nb = nbformat.read(solution, as_version=4)
     for i, cell in enumerate(nb.cells):
@@ -72,7 +77,30 @@ def exercise_text(solution: Path) -> str:
             cell.execution_count = None
         if BEGIN in cell.source or END in cell.source:
             raise ValueError(f"{where}: unpaired {BEGIN!r}/{END!r}, or markers outside a code cell")
+        nbgrader = cell.metadata.get("nbgrader")
+        if nbgrader and (nbgrader.get("grade") or nbgrader.get("solution") or nbgrader.get("locked")):
+            if not isinstance(nbgrader.get("grade_id"), str):
+                raise ValueError(f"{where}: nbgrader metadata without a grade_id")
+            nbgrader["checksum"] = nbgrader_checksum(cell)
     return nbformat.writes(nb) + "\n"
+
+
+def nbgrader_checksum(cell: nbformat.NotebookNode) -> str:
+    """The checksum nbgrader stores for a cell (``nbgrader.utils.compute_checksum``, which a test matches).
+
+    nbgrader compares it with the cell's current checksum: a test cell whose
+    checksum changed was edited, an answer cell whose checksum did not was left
+    unanswered.
+    """
+    meta = cell.metadata["nbgrader"]
+    grade, solution = bool(meta.get("grade")), bool(meta.get("solution"))
+    locked = not solution and (grade or bool(meta.get("locked")))  # nbgrader.utils.is_locked
+    digest = hashlib.md5()
+    for part in (cell.source, cell.cell_type, str(grade), str(solution), str(locked), meta["grade_id"]):
+        digest.update(part.encode("utf-8"))
+    if meta.get("grade"):
+        digest.update(str(float(meta["points"])).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -5,7 +5,13 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_lib.grading.make_exercises import GENERIC_HINT, exercise_text, main, strip_solutions
+from course_lib.grading.make_exercises import (
+    GENERIC_HINT,
+    exercise_text,
+    main,
+    nbgrader_checksum,
+    strip_solutions,
+)
 from course_lib.grading.registry import load_questions, module_for_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -13,8 +19,8 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 
 ANSWER = '''def f(x):
     """Double x."""
-    ### BEGIN SOLUTION
     # HINT: multiply by two
+    ### BEGIN SOLUTION
     y = 2 * x
     return y
     ### END SOLUTION
@@ -47,6 +53,11 @@ def test_region_without_hint_gets_the_generic_message():
     assert strip_solutions(source) == f"x = 1\n{stub}\nprint(x)"
 
 
+def test_the_hint_stays_outside_the_region_so_nbgrader_keeps_it_too():
+    region = ANSWER[ANSWER.index("### BEGIN") : ANSWER.index("### END")]
+    assert "HINT" not in region
+
+
 def test_every_region_of_a_cell_is_replaced():
     stub = strip_solutions(ANSWER + "\n" + ANSWER.replace("f(x)", "g(x)"))
     assert stub.count("raise NotImplementedError") == 2
@@ -60,7 +71,7 @@ def _write(path, *cells):
 
 def _answer_cell(source):
     cell = new_code_cell(source)
-    cell.metadata["nbgrader"] = {"solution": True, "grade": False}
+    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "f"}
     return cell
 
 
@@ -87,7 +98,9 @@ def test_output_is_stripped_and_deterministic(tmp_path):
     assert text == exercise_text(solution) and text.endswith("}\n")
     (out,) = nbformat.reads(text, as_version=4).cells
     assert out.outputs == [] and out.execution_count is None
-    assert out.metadata["nbgrader"] == {"solution": True, "grade": False}
+    meta = out.metadata["nbgrader"]
+    assert {k: meta[k] for k in ("solution", "grade", "grade_id")} == {"solution": True, "grade": False, "grade_id": "f"}
+    assert meta["checksum"] == nbgrader_checksum(out)  # of the stub: an untouched answer reads as unanswered
 
 
 def test_check_lists_stale_and_missing_exercises_then_writing_fixes_them(tmp_path, capsys):
@@ -122,8 +135,9 @@ def test_solution_cells_follow_the_contract(solution):
         meta = cell.metadata.get("nbgrader", {})
         if not meta.get("grade"):
             continue
-        match = re.fullmatch(r'check\("(\w+)", (\w+)\)', cell.source.strip())
-        assert match and match[1] == match[2], f"not check(name, name): {cell.source}"
+        # The test cell imports what it calls, so a notebook's own `check` cannot stand in for it.
+        match = re.fullmatch(r'from course_lib\.grading import check\n\ncheck\("(\w+)", (\w+)\)', cell.source.strip())
+        assert match and match[1] == match[2], f"not the import, then check(name, name): {cell.source}"
         assert meta["locked"] and not meta["solution"] and meta["schema_version"] == 3
         answer = before.metadata.get("nbgrader", {})
         assert answer.get("solution") and not answer.get("grade"), f"no answer before {match[1]}"
