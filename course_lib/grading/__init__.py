@@ -29,15 +29,18 @@ from typing import Any
 from course_lib.grading.core import Incorrect, Question, format_result, run_question
 from course_lib.grading.registry import find_question
 
-__all__ = ["Incorrect", "Question", "check"]
+__all__ = ["Incorrect", "Question", "check", "hint"]
 
 # Set in the sandboxed worker of `python -m course_lib.grade`, which cannot see the checks.
 WORKER_FLAG = "COURSE_GRADING_WORKER"
+_failures: dict[str, int] = {}  # failed self-checks per question in this kernel, for the hint tiers
 
 
 def check(name: str, fn: Callable[..., Any]) -> int:
     """Self-check one function now, print its feedback line and return the points earned.
 
+    On a failure it also prints the question's first hint (the idea); from
+    the second failure of the same question on, the more specific one too.
     Nothing goes to stderr: warnings raised while checking are printed on stdout.
     Inside the grader's worker this does nothing and returns 0 (the grader
     checks every function after the notebook has run).
@@ -58,4 +61,28 @@ def check(name: str, fn: Callable[..., Any]) -> int:
     for w in caught:
         print(f"warning: {w.category.__name__}: {w.message}")
     print(format_result(result))
+    if result.earned < result.possible:
+        _failures[name] = _failures.get(name, 0) + 1
+        _print_hints(question, level=min(_failures[name], 2))
     return result.earned
+
+
+def hint(name: str, level: int = 2) -> None:
+    """Print the hints of question ``name``, up to ``level`` (1: the idea, 2: a specific pointer).
+
+    Raises:
+        ValueError: when no chapter has a question called ``name``, or ``level`` is not 1 or 2.
+    """
+    if level not in (1, 2):
+        raise ValueError(f"level: expected 1 or 2, got {level!r}")
+    _print_hints(find_question(name), level)
+
+
+def _print_hints(question: Question, level: int) -> None:
+    idea, specific = question.hints
+    if idea:
+        print(f"hint: {idea}")
+    if level >= 2 and specific:
+        print(f"more: {specific}")
+    elif specific:
+        print(f'(fails again? the next check shows a more specific hint, or run hint("{question.name}"))')

@@ -30,11 +30,18 @@ class Question:
         points: what full marks are worth.
         check: calls the student's function and raises :class:`Incorrect` with a
             hint on the first failure; returns nothing when every check passes.
+        hints: two tiers of help, shown by the notebook's self-check: the idea
+            (after a first failure), then a more specific pointer (after a
+            further failure, or on request with :func:`course_lib.grading.hint`).
+        keys: expressions of the reference answer's code; no stub and no
+            first-tier hint may contain one (a test holds the exercises to it).
     """
 
     name: str
     points: int
     check: Callable[[Callable[..., Any]], None]
+    hints: tuple[str, str] = ("", "")
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

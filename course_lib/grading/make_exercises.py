@@ -2,12 +2,14 @@
 
 In every code cell, each region from a line ``### BEGIN SOLUTION`` to a line
 ``### END SOLUTION`` becomes a stub at the region's indentation. A line
-``# HINT: ...`` right before ``### BEGIN SOLUTION`` is outside the region, so
-it stays (here and in nbgrader's release) and becomes the stub's message::
+``# TASK: ...`` right before ``### BEGIN SOLUTION`` states the task and the
+shapes (never the answer's code: the hints, in two tiers, live with the
+checks and appear when a self-check fails). It is outside the region, so it
+stays (here and in nbgrader's release), and it becomes the stub's message::
 
-    def pca_basis(X, k):                 def pca_basis(X, k):
-        # HINT: centre X, then SVD.          # HINT: centre X, then SVD.
-        ### BEGIN SOLUTION          ->       raise NotImplementedError("centre X, then SVD.")
+    def f(x):                            def f(x):
+        # TASK: return 2 x.                  # TASK: return 2 x.
+        ### BEGIN SOLUTION          ->       raise NotImplementedError("return 2 x. ...")
         ...
         ### END SOLUTION
 
@@ -35,8 +37,9 @@ import nbformat
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 GENERIC_HINT = "replace this line with your answer"
+STUB_SUFFIX = " (then run the test cell below: it checks your code and gives hints)"
 _REGION = re.compile(
-    r"^(?:(?P<hint>[ \t]*# HINT:[^\n]*)\n)?"
+    r"^(?:(?P<hint>[ \t]*# TASK:[^\n]*)\n)?"
     r"(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*\n"
     r".*?^[ \t]*### END SOLUTION[ \t]*$",
     re.MULTILINE | re.DOTALL,
@@ -50,8 +53,8 @@ def strip_solutions(source: str) -> str:
         indent, hint_line = match["indent"], match["hint"]
         if hint_line is None:
             return f"{indent}raise NotImplementedError({json.dumps(GENERIC_HINT)})"
-        hint = hint_line.strip().removeprefix("# HINT:").strip() or GENERIC_HINT
-        raise_line = f"raise NotImplementedError({json.dumps(hint, ensure_ascii=False)})"
+        task = hint_line.strip().removeprefix("# TASK:").strip() or GENERIC_HINT
+        raise_line = f"raise NotImplementedError({json.dumps(task + STUB_SUFFIX, ensure_ascii=False)})"
         return f"{hint_line.rstrip()}\n{indent}{raise_line}"
 
     return _REGION.sub(stub, source)

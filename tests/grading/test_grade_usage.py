@@ -48,7 +48,7 @@ def test_infinite_or_huge_timeouts_are_usage_errors(tmp_path, capsys):
 
 def test_a_cell_whose_source_is_not_text_is_a_usage_error_naming_it(tmp_path, capsys):
     notebook = tmp_path / "01_linear_pca.ipynb"
-    cells = '[{"cell_type": "markdown", "metadata": {}, "source": "hi"}, {"cell_type": "code", "metadata": {}, "source": 42, "outputs": [], "execution_count": null}]'
+    cells = '[{"cell_type": "markdown", "metadata": {}, "source": "hi", "id": "a"}, {"cell_type": "code", "metadata": {}, "source": 42, "outputs": [], "execution_count": null, "id": "b"}]'
     notebook.write_text('{"cells": ' + cells + ', "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     assert main([str(notebook)]) == 2
     assert "cell 2 has no text source" in capsys.readouterr().err

@@ -2,8 +2,9 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
-from course_lib.grading import Incorrect, Question, check
+from course_lib.grading import Incorrect, Question, check, hint
 from course_lib.grading.core import Result, format_result, format_total, run_question
 from course_lib.grading.registry import (
     chapter_modules,
@@ -81,7 +82,32 @@ def test_check_prints_the_line_and_returns_the_points(capsys):
         raise NotImplementedError
 
     assert check("pca_basis", pca_basis) == 0
-    assert capsys.readouterr().out == "[ 0/3] pca_basis  not implemented yet\n"
+    first = capsys.readouterr().out.splitlines()
+    assert first[0] == "[ 0/3] pca_basis  not implemented yet"
+    assert first[1].startswith("hint: PCA works on the centred data") and "more:" not in "".join(first)
+    # A second failure adds the specific hint; a pass prints only the line.
+    assert check("pca_basis", pca_basis) == 0
+    assert capsys.readouterr().out.splitlines()[2].startswith("more: centre X, then torch.linalg.svd")
+
+    def correct(X, k):
+        return torch.linalg.svd(X - X.mean(0), full_matrices=False)[2][:k].T
+
+    assert check("pca_basis", correct) == 3
+    assert capsys.readouterr().out == "[ 3/3] pca_basis  ok\n"
+
+
+def test_hint_on_request_prints_both_tiers(capsys):
+    hint("subspace_distance")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("hint: ") and out[1].startswith("more: ")
+    with pytest.raises(ValueError, match="level"):
+        hint("subspace_distance", 3)
+
+
+def test_every_question_has_two_tiers_of_hints_and_key_expressions():
+    for module in chapter_modules():
+        for q in load_questions(module):
+            assert all(q.hints) and q.hints[0] != q.hints[1] and q.keys, q.name
 
 
 def test_check_names_an_unknown_question():

@@ -7,6 +7,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_lib.grading.make_exercises import (
     GENERIC_HINT,
+    STUB_SUFFIX,
     exercise_text,
     main,
     nbgrader_checksum,
@@ -19,7 +20,7 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 
 ANSWER = '''def f(x):
     """Double x."""
-    # HINT: multiply by two
+    # TASK: multiply by two
     ### BEGIN SOLUTION
     y = 2 * x
     return y
@@ -38,8 +39,8 @@ def test_region_becomes_an_indented_stub_raising_the_hint():
     stub = strip_solutions(ANSWER)
     assert stub == (
         'def f(x):\n    """Double x."""\n'
-        "    # HINT: multiply by two\n"
-        '    raise NotImplementedError("multiply by two")\n'
+        "    # TASK: multiply by two\n"
+        f'    raise NotImplementedError("multiply by two{STUB_SUFFIX}")\n'
     )
     namespace = {}
     exec(stub, namespace)
@@ -53,9 +54,9 @@ def test_region_without_hint_gets_the_generic_message():
     assert strip_solutions(source) == f"x = 1\n{stub}\nprint(x)"
 
 
-def test_the_hint_stays_outside_the_region_so_nbgrader_keeps_it_too():
+def test_the_task_stays_outside_the_region_so_nbgrader_keeps_it_too():
     region = ANSWER[ANSWER.index("### BEGIN") : ANSWER.index("### END")]
-    assert "HINT" not in region
+    assert "TASK" not in region
 
 
 def test_every_region_of_a_cell_is_replaced():
@@ -144,3 +145,18 @@ def test_solution_cells_follow_the_contract(solution):
         assert "### BEGIN SOLUTION" in before.source and f"def {match[1]}(" in before.source
         graded.append((match[1], meta["points"]))
     assert graded == [(q.name, q.points) for q in questions]
+
+
+EXERCISES = sorted((ROOT / "exercises").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda p: p.name)
+def test_no_stub_or_first_hint_gives_the_answer_away(exercise):
+    """The reference's key expressions appear in no answer cell of the exercise and in no first-tier hint."""
+    cells = nbformat.read(exercise, as_version=4).cells
+    answers = [c.source for c in cells if c.metadata.get("nbgrader", {}).get("solution")]
+    for q in load_questions(module_for_notebook(exercise)):
+        (stub,) = [a for a in answers if f"def {q.name}(" in a or f"class {q.name}(" in a]
+        for key in q.keys:
+            assert key not in stub, f"the stub of {q.name} contains {key!r}"
+            assert key not in q.hints[0], f"the first hint of {q.name} contains {key!r}"

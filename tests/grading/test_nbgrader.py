@@ -72,10 +72,10 @@ def _nbgrader_scores(course: Path, student: str, notebook: str) -> dict[str, flo
 
 
 @pytest.mark.slow
-def test_the_release_keeps_the_hints(course):
+def test_the_release_keeps_the_task_lines(course):
     for solution in SOLUTIONS:
-        hints = solution.read_text().count("# HINT:")
-        assert hints and (course / "release" / "ps" / solution.name).read_text().count("# HINT:") == hints
+        tasks = solution.read_text().count("# TASK:")
+        assert tasks and (course / "release" / "ps" / solution.name).read_text().count("# TASK:") == tasks
 
 
 @pytest.mark.slow

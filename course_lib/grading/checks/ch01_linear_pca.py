@@ -215,7 +215,34 @@ def check_subspace_distance(subspace_distance: Callable[[Tensor, Tensor], float]
 
 
 QUESTIONS = [
-    Question("pca_basis", 3, check_pca_basis),
-    Question("pca_reconstruct", 3, check_pca_reconstruct),
-    Question("subspace_distance", 2, check_subspace_distance),
+    Question(
+        "pca_basis",
+        3,
+        check_pca_basis,
+        hints=(
+            'PCA works on the centred data; the directions are the right singular vectors of that matrix (or the eigenvectors of its covariance).',
+            'centre X, then torch.linalg.svd: the rows of Vh are the directions',
+        ),
+        keys=('linalg.svd', 'Vh[:k]', 'linalg.eigh'),
+    ),
+    Question(
+        "pca_reconstruct",
+        3,
+        check_pca_reconstruct,
+        hints=(
+            'Encode each centred row in the k-dimensional basis, decode it back into D dimensions, and undo the centring.',
+            'encode the centred rows with pca_basis, decode, add the mean back',
+        ),
+        keys=('@ W @ W.T', 'W @ W.T'),
+    ),
+    Question(
+        "subspace_distance",
+        2,
+        check_subspace_distance,
+        hints=(
+            'The distance depends only on the spans: replace U and V by orthonormal bases of the same spans first.',
+            'orthonormalise U and V (torch.linalg.qr); .item() gives a float',
+        ),
+        keys=('linalg.qr', 'matrix_norm'),
+    ),
 ]

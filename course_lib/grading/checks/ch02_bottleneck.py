@@ -246,7 +246,34 @@ def _diagnose_knn(out: float, z_train: Tensor, y_train: Tensor, z_test: Tensor, 
 
 
 QUESTIONS = [
-    Question("bce_with_logits", 2, check_bce_with_logits),
-    Question("make_mlp_autoencoder", 3, check_make_mlp_autoencoder),
-    Question("knn_accuracy", 3, check_knn_accuracy),
+    Question(
+        "bce_with_logits",
+        2,
+        check_bce_with_logits,
+        hints=(
+            'Write log sigmoid(a) and log(1 - sigmoid(a)) in a form that never takes the log of 0, then sum per sample and average over the batch.',
+            '-[x log s + (1 - x) log(1 - s)] with log s = -F.softplus(-logits), log(1 - s) = -F.softplus(logits)',
+        ),
+        keys=('softplus', 'binary_cross_entropy_with_logits'),
+    ),
+    Question(
+        "make_mlp_autoencoder",
+        3,
+        check_make_mlp_autoencoder,
+        hints=(
+            "The decoder mirrors the encoder's sizes; the code and the output are linear (no activation after the last layer of either).",
+            'build [Linear, activation()] pairs for sizes [D, *hidden, L], then drop the last activation; the decoder uses the reversed sizes',
+        ),
+        keys=('nn.Sequential(', 'reversed('),
+    ),
+    Question(
+        "knn_accuracy",
+        3,
+        check_knn_accuracy,
+        hints=(
+            'For each test point find its k nearest training points, take the most common label among them (ties: the smallest label), compare with the truth.',
+            'torch.cdist(z_test, z_train) [M, N], topk(k, largest=False) for neighbour indices, bincount(...).argmax() per row',
+        ),
+        keys=('cdist', 'topk', 'bincount'),
+    ),
 ]

@@ -172,7 +172,34 @@ def check_score_estimate(score_estimate: Callable[..., Tensor]) -> None:
 
 
 QUESTIONS = [
-    Question("add_gaussian_noise", 2, check_add_gaussian_noise),
-    Question("dropout_noise", 2, check_dropout_noise),
-    Question("score_estimate", 2, check_score_estimate),
+    Question(
+        "add_gaussian_noise",
+        2,
+        check_add_gaussian_noise,
+        hints=(
+            'Each entry gets independent noise with mean 0 and standard deviation sigma; draw it from the generator you are given, nothing is clipped.',
+            'torch.randn(x.shape, generator=generator, dtype=x.dtype) draws eps',
+        ),
+        keys=('randn(', 'generator=generator'),
+    ),
+    Question(
+        "dropout_noise",
+        2,
+        check_dropout_noise,
+        hints=(
+            'Draw one independent random decision per entry from the generator; an entry is dropped with probability p, otherwise kept unchanged.',
+            'a uniform draw u = torch.rand(x.shape, generator=generator) is below p with probability p',
+        ),
+        keys=('torch.rand(', '< p'),
+    ),
+    Question(
+        "score_estimate",
+        2,
+        check_score_estimate,
+        hints=(
+            "The optimal denoiser's residual r(x) - x points up the density; Tweedie's formula says how it scales with the noise level.",
+            'the residual r(x) - x is sigma^2 times the score',
+        ),
+        keys=('/ sigma**2', '/ sigma ** 2'),
+    ),
 ]

@@ -164,6 +164,24 @@ def _diagnose_closed_form(value: Tensor, W: Tensor, h: Tensor) -> str:  # noqa: 
 
 
 QUESTIONS = [
-    Question("jacobian_frobenius_sq", 4, check_jacobian_frobenius_sq),
-    Question("sigmoid_contractive_penalty", 3, check_sigmoid_contractive_penalty),
+    Question(
+        "jacobian_frobenius_sq",
+        4,
+        check_jacobian_frobenius_sq,
+        hints=(
+            '||J||_F^2 sums the squared gradient of every code unit with respect to the input; the penalty is a training loss, so keep it differentiable.',
+            'grad of h[:, k].sum() w.r.t. x is row k of every J_b; use torch.autograd.grad(..., create_graph=True)',
+        ),
+        keys=('create_graph=True', 'autograd.grad', 'jacrev'),
+    ),
+    Question(
+        "sigmoid_contractive_penalty",
+        3,
+        check_sigmoid_contractive_penalty,
+        hints=(
+            'For one sigmoid layer, d h_j / d x_i = h_j (1 - h_j) W_ji: square it and sum over i and j.',
+            'square h * (1 - h) elementwise, weight unit j by the squared norm of row j of W, average over b',
+        ),
+        keys=('(W**2).sum(1)', '(W ** 2).sum(1)'),
+    ),
 ]

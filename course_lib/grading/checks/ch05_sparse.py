@@ -117,6 +117,24 @@ def _diagnose_kl(value: Tensor, rho: float, q: Tensor) -> str:
 
 
 QUESTIONS = [
-    Question("l1_activity", 2, check_l1_activity),
-    Question("kl_sparsity", 3, check_kl_sparsity),
+    Question(
+        "l1_activity",
+        2,
+        check_l1_activity,
+        hints=(
+            'The L1 penalty of one code vector is the sum of the magnitudes of its entries; average it over the batch.',
+            'absolute values, sum over the units (dim 1), mean over the batch',
+        ),
+        keys=('.abs().sum(1)', 'abs(z).sum'),
+    ),
+    Question(
+        "kl_sparsity",
+        3,
+        check_kl_sparsity,
+        hints=(
+            "Each unit's average activation is a Bernoulli parameter; compare it with the target rho by the KL divergence of two Bernoullis.",
+            'rho * (log rho - log rho_hat) + (1 - rho) * (log(1 - rho) - log(1 - rho_hat)), summed over units',
+        ),
+        keys=('log(1 - rho_hat)', 'torch.log1p'),
+    ),
 ]

@@ -213,8 +213,44 @@ def check_interpolate(interpolate: Callable[[Tensor, Tensor, int], Tensor]) -> N
 
 
 QUESTIONS = [
-    Question("reparameterize", 2, check_reparameterize),
-    Question("kl_normal", 2, check_kl_normal),
-    Question("negative_elbo", 3, check_negative_elbo),
-    Question("interpolate", 1, check_interpolate),
+    Question(
+        "reparameterize",
+        2,
+        check_reparameterize,
+        hints=(
+            'logvar is the log of the variance: turn it into a standard deviation, and keep the randomness in eps so gradients reach mu and logvar.',
+            'sigma = torch.exp(0.5 * logvar); draw eps with torch.randn_like(mu) when it is None',
+        ),
+        keys=('exp(0.5 * logvar)', 'randn_like'),
+    ),
+    Question(
+        "kl_normal",
+        2,
+        check_kl_normal,
+        hints=(
+            "Write the KL between two Gaussians per coordinate, with the prior's mean 0 and variance 1, and sum over the code dimensions.",
+            'use logvar directly and exp(logvar) for the variance; sum over the last dimension',
+        ),
+        keys=('1 + logvar', 'logvar.exp()'),
+    ),
+    Question(
+        "negative_elbo",
+        3,
+        check_negative_elbo,
+        hints=(
+            'The negative ELBO is the expected reconstruction cost plus the KL to the prior, both per sample, then averaged over the batch.',
+            "F.binary_cross_entropy_with_logits(..., reduction='none') summed per sample, plus kl_normal, mean over the batch",
+        ),
+        keys=('binary_cross_entropy_with_logits', 'kl_normal('),
+    ),
+    Question(
+        "interpolate",
+        1,
+        check_interpolate,
+        hints=(
+            'Points on a segment are (1 - t) z1 + t z2 for t from 0 to 1.',
+            't = torch.linspace(0, 1, steps) as a column [S, 1]; broadcasting does the rest',
+        ),
+        keys=('linspace',),
+    ),
 ]

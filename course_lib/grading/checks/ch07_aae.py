@@ -194,8 +194,44 @@ def _diagnose_parzen(out: Tensor, ref: Tensor, samples: Tensor, x: Tensor, sigma
 
 
 QUESTIONS = [
-    Question("sample_prior", 2, check_sample_prior),
-    Question("discriminator_loss", 2, check_discriminator_loss),
-    Question("generator_loss", 1, check_generator_loss),
-    Question("parzen_log_likelihood", 3, check_parzen_log_likelihood),
+    Question(
+        "sample_prior",
+        2,
+        check_sample_prior,
+        hints=(
+            'Standard normal draws scaled by the standard deviation have the right spread; draw them from the generator you are given.',
+            'scale standard normal draws, torch.randn(n, dim, generator=generator), by std',
+        ),
+        keys=('randn(n, dim',),
+    ),
+    Question(
+        "discriminator_loss",
+        2,
+        check_discriminator_loss,
+        hints=(
+            'The discriminator should call prior samples real and encoder codes fake: one binary cross-entropy per group, averaged within each group.',
+            'F.binary_cross_entropy_with_logits against torch.ones_like / torch.zeros_like, one mean per term',
+        ),
+        keys=('ones_like', 'zeros_like', 'softplus'),
+    ),
+    Question(
+        "generator_loss",
+        1,
+        check_generator_loss,
+        hints=(
+            'The encoder wants the discriminator to call its codes real.',
+            'the encoder wants its codes labelled real: BCE with logits against ones',
+        ),
+        keys=('ones_like', 'softplus(-'),
+    ),
+    Question(
+        "parzen_log_likelihood",
+        3,
+        check_parzen_log_likelihood,
+        hints=(
+            'A Gaussian kernel on every sample, averaged; compute it in log space so far-away points do not underflow.',
+            'squared distances [N, M] (torch.cdist(x, samples) ** 2), then torch.logsumexp over the samples',
+        ),
+        keys=('logsumexp', 'cdist'),
+    ),
 ]

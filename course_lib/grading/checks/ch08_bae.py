@@ -212,8 +212,44 @@ def check_frechet_distance(frechet_distance: Callable[..., float]) -> None:
 
 
 QUESTIONS = [
-    Question("classifier_penalty", 2, check_classifier_penalty),
-    Question("center_mask", 3, check_center_mask),
-    Question("optimal_latent_size", 2, check_optimal_latent_size),
-    Question("frechet_distance", 3, check_frechet_distance),
+    Question(
+        "classifier_penalty",
+        2,
+        check_classifier_penalty,
+        hints=(
+            'The frozen classifier outputs logits; score the reconstructions against their labels with the usual classification loss, averaged over the batch.',
+            'the classifier returns logits; F.cross_entropy applies log-softmax and averages over the batch',
+        ),
+        keys=('cross_entropy',),
+    ),
+    Question(
+        "center_mask",
+        3,
+        check_center_mask,
+        hints=(
+            'Find the top-left corner of a centred square for any H, W, build one mask per image for all channels, and write fill inside it.',
+            'top-left corner ((H - size) // 2, (W - size) // 2); a [B, 1, H, W] mask broadcasts over channels in torch.where',
+        ),
+        keys=('(H - size) // 2', 'torch.where'),
+    ),
+    Question(
+        "optimal_latent_size",
+        2,
+        check_optimal_latent_size,
+        hints=(
+            'Find the best score first; every size close enough to it qualifies, and you want the smallest of those sizes (not the first listed).',
+            'best = max(scores); keep the sizes whose score >= best - tol; return the smallest of those',
+        ),
+        keys=('>= best - tol',),
+    ),
+    Question(
+        "frechet_distance",
+        3,
+        check_frechet_distance,
+        hints=(
+            'The square root in the formula is a matrix square root, not an entrywise one.',
+            'sqrtm(cov1 @ cov2).real is the matrix square root; np.trace; return float(...)',
+        ),
+        keys=('sqrtm(', 'np.trace'),
+    ),
 ]
