@@ -6,6 +6,7 @@ import torch
 from course_lib import metrics
 from course_lib.grading.checks.ch01_linear_pca import (
     QUESTIONS,
+    reference_optimal_offset,
     reference_pca_basis,
     reference_pca_reconstruct,
     reference_subspace_distance,
@@ -181,3 +182,30 @@ def test_mistakes_get_zero_and_the_right_hint(name, fn, hint):
 def test_a_crashing_function_is_reported_not_raised():
     result = grade("pca_basis", lambda X, k: X @ torch.ones(k, k))
     assert result.earned == 0 and result.hint.startswith("raised RuntimeError: ")
+
+
+# --- optimal_offset: a closed form the student derives ---------------------------------------
+
+
+def lstsq_offset(X, W):
+    residuals = X - X @ W @ W.T  # the b that fits every residual best is their mean
+    return residuals.mean(0)
+
+
+@pytest.mark.parametrize("fn", [reference_optimal_offset, lstsq_offset])
+def test_offset_variants_get_full_marks(fn):
+    assert grade("optimal_offset", fn).hint == "ok"
+
+
+@pytest.mark.parametrize(
+    ("fn", "hint"),
+    [
+        (lambda X, W: X.mean(0), "b = mu double-counts"),
+        (lambda X, W: W @ (W.T @ X.mean(0)), "the part of mu inside span(W)"),
+        (lambda X, W: torch.zeros(X.shape[1], dtype=X.dtype), "b = 0 is optimal only for centred data"),
+        (lambda X, W: -lstsq_offset(X, W), "sign error"),
+    ],
+)
+def test_offset_mistakes_are_named(fn, hint):
+    result = grade("optimal_offset", fn)
+    assert result.earned == 0 and hint in result.hint, result.hint

@@ -110,3 +110,24 @@ def test_unfinished_functions_get_zero():
 
     for name in QUESTION:
         assert (grade(name, stub).earned, grade(name, stub).hint) == (0, "not implemented yet")
+
+
+# --- gaussian_denoiser: a posterior mean the student derives ---------------------------------
+
+
+def shrink_form(x_noisy, m, s, sigma):
+    w = 1 / (1 + (sigma / s) ** 2)
+    return w * x_noisy + (1 - w) * m
+
+
+@pytest.mark.parametrize(
+    ("fn", "hint"),
+    [
+        (shrink_form, "ok"),
+        (lambda x, m, s, sigma: m + sigma**2 / (s**2 + sigma**2) * (x - m), "the weights are swapped"),
+        (lambda x, m, s, sigma: m + s / (s + sigma) * (x - m), "not standard deviations"),
+        (lambda x, m, s, sigma: x.clone(), "returned the noisy input"),
+    ],
+)
+def test_gaussian_denoiser_variants_and_mistakes(fn, hint):
+    assert hint in run_question(QUESTION["gaussian_denoiser"], fn).hint

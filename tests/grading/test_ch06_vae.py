@@ -177,3 +177,46 @@ def test_mistakes_get_zero_and_the_right_hint(name, fn, hint):
     result = grade(name, fn)
     assert result.earned == 0
     assert hint in result.hint, result.hint
+
+
+# --- log_mean_exp and the IWAE bound ------------------------------------------------------------
+
+
+def shifted_log_mean_exp(a, dim):
+    top = a.amax(dim, keepdim=True)
+    return (top + (a - top).exp().mean(dim, keepdim=True).log()).squeeze(dim)
+
+
+def naive_log_mean_exp(a, dim):
+    return a.exp().mean(dim).log()
+
+
+@pytest.mark.parametrize(
+    ("fn", "hint"),
+    [
+        (shifted_log_mean_exp, "ok"),
+        (naive_log_mean_exp, "exp overflows or underflows"),
+        (lambda a, dim: torch.logsumexp(a, dim), "this is log-SUM-exp"),
+        (lambda a, dim: a.mean(dim), "Jensen"),
+    ],
+)
+def test_log_mean_exp_variants_and_mistakes(fn, hint):
+    assert hint in grade("log_mean_exp", fn).hint
+
+
+def loop_iwae(lpx, lpz, lqz):
+    return torch.stack([shifted_log_mean_exp(lpx[:, b] + lpz[:, b] - lqz[:, b], 0) for b in range(lpx.shape[1])])
+
+
+@pytest.mark.parametrize(
+    ("fn", "hint"),
+    [
+        (loop_iwae, "ok"),
+        (lambda lpx, lpz, lqz: (lpx + lpz - lqz).mean(0), "that is the ELBO"),
+        (lambda lpx, lpz, lqz: shifted_log_mean_exp(lpx + lpz + lqz, 0), "subtract log q"),
+        (lambda lpx, lpz, lqz: torch.logsumexp(lpx + lpz - lqz, 0), "log-SUM-exp of the weights"),
+        (lambda lpx, lpz, lqz: shifted_log_mean_exp(lpx + lpz - lqz, 0).mean(), "one bound per sample"),
+    ],
+)
+def test_iwae_bound_variants_and_mistakes(fn, hint):
+    assert hint in grade("iwae_bound", fn).hint

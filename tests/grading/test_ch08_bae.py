@@ -102,3 +102,50 @@ def test_mistakes_get_a_specific_hint(name, fn, hint):
     result = grade(name, fn)
     assert result.earned == 0
     assert hint in result.hint, result.hint
+
+
+# --- bae_loss in the paper's reduction, and choosing lam -------------------------------------
+
+
+def manual_bae_loss(x, x_logits, classifier, y, lam=1.0):
+    p = x_logits.sigmoid().clamp(1e-12, 1 - 1e-12)
+    rec = -(x * p.log() + (1 - x) * (1 - p).log()).sum()
+    log_probs = classifier(x_logits.sigmoid()).log_softmax(1)
+    return rec + lam * -log_probs[torch.arange(len(y)), y].mean()
+
+
+def bce(x, logits, reduction):
+    return F.binary_cross_entropy_with_logits(logits, x, reduction=reduction)
+
+
+@pytest.mark.parametrize(
+    ("fn", "hint"),
+    [
+        (manual_bae_loss, "ok"),
+        (lambda x, lg, W, y, lam=1.0: bce(x, lg, "mean") + lam * F.cross_entropy(W(lg.sigmoid()), y), "summed over the pixels AND the batch"),
+        (lambda x, lg, W, y, lam=1.0: bce(x, lg, "sum") + lam * F.cross_entropy(W(lg.sigmoid()), y, reduction="sum"), "is a batch mean"),
+        (lambda x, lg, W, y, lam=1.0: bce(x, lg, "sum") + lam * F.cross_entropy(W(lg), y), "give it sigmoid(x_logits)"),
+        (lambda x, lg, W, y, lam=1.0: lam * bce(x, lg, "sum") + F.cross_entropy(W(lg.sigmoid()), y), "lam weighs the classifier"),
+        (lambda x, lg, W, y, lam=1.0: (bce(x, lg, "sum") + lam * F.cross_entropy(W(lg.sigmoid()), y)).detach(), "no gradient reaches x_logits"),
+    ],
+)
+def test_bae_loss_variants_and_mistakes(fn, hint):
+    assert hint in grade("bae_loss", fn).hint
+
+
+def sorted_choice(results):
+    ranked = sorted(results, key=lambda r: (-r[1], r[0]))
+    return ranked[0][0]
+
+
+@pytest.mark.parametrize(
+    ("fn", "hint"),
+    [
+        (sorted_choice, "ok"),
+        (lambda results: max(results, key=lambda r: r[2])[0], "best TEST accuracy"),
+        (lambda results: max(r[1] for r in results), "return the lam, not its accuracy"),
+        (lambda results: max(results, key=lambda r: (r[1], r[0]))[0], "ties to the smaller lam"),
+    ],
+)
+def test_choose_lam_variants_and_mistakes(fn, hint):
+    assert hint in grade("choose_lam", fn).hint

@@ -214,6 +214,39 @@ def check_subspace_distance(subspace_distance: Callable[[Tensor, Tensor], float]
     )
 
 
+def reference_optimal_offset(X: Tensor, W: Tensor) -> Tensor:
+    """``(I - W W^T) mu`` ``[D]``: the offset ``b`` minimizing ``mean_n ||x_n - W W^T x_n - b||^2``."""
+    mu = X.mean(0)
+    return mu - W @ (W.T @ mu)
+
+
+def check_optimal_offset(optimal_offset: Callable[[Tensor, Tensor], Tensor]) -> None:
+    """Against the closed form on several subspaces (principal or not), and the typical slips."""
+    for seed, k, dtype in [(30, 2, torch.float64), (31, 1, torch.float64), (32, 3, torch.float32), (33, D, torch.float64)]:
+        X = _data(seed, dtype)
+        W, _ = torch.linalg.qr(_random(seed + 50, D, k))  # any orthonormal basis, not only PCA's
+        W = W.to(dtype)
+        b = expect_shape(optimal_offset(X, W), (D,), "optimal_offset(X, W) must return one offset [D]")
+        expect_dtype(b, dtype, "optimal_offset must return a tensor of the dtype of X")
+        ref = reference_optimal_offset(X.double(), W.double())
+        tol = TOLERANCE[dtype] * OFFSET
+        if close(b.double(), ref, tol):
+            continue
+        mu = X.double().mean(0)
+        inside = W.double() @ (W.double().T @ mu)
+        if close(b.double(), mu, tol):
+            raise Incorrect("b = mu double-counts: the decoder W W^T x already rebuilds the part of mu inside "
+                            "span(W); b only has to supply what W W^T x cannot")
+        if close(b.double(), inside, tol):
+            raise Incorrect("this is the part of mu inside span(W), which W W^T x already rebuilds: "
+                            "b must supply the part outside it")
+        if close(b.double(), -ref, tol):
+            raise Incorrect("sign error: b is what must be added to W W^T x to reach x on average")
+        if close(b.double(), torch.zeros_like(ref), tol):
+            raise Incorrect("b = 0 is optimal only for centred data: set the derivative of the mean error in b to 0")
+        expect_close(b.double(), ref, f"wrong offset for a {k}-dimensional subspace", tol)
+
+
 QUESTIONS = [
     Question(
         "pca_basis",
@@ -244,5 +277,15 @@ QUESTIONS = [
             'orthonormalise U and V (torch.linalg.qr); .item() gives a float',
         ),
         keys=('linalg.qr', 'matrix_norm'),
+    ),
+    Question(
+        "optimal_offset",
+        2,
+        check_optimal_offset,
+        hints=(
+            "Write the mean squared error as a function of b alone and set its gradient in b to zero.",
+            "the best b is the mean of the residuals x_n - W W^T x_n, i.e. (I - W W^T) applied to the mean of X",
+        ),
+        keys=('W @ W.T', 'W.T @ mu', '@ W.T'),
     ),
 ]

@@ -171,6 +171,36 @@ def check_score_estimate(score_estimate: Callable[..., Tensor]) -> None:
     expect_close(out32, torch.ones_like(x32), "a residual of 0.01 everywhere with sigma = 0.1 must give 1 (float32)", 1e-3)
 
 
+def reference_gaussian_denoiser(x_noisy: Tensor, m: Tensor, s: float, sigma: float) -> Tensor:
+    """``E[x | x_noisy]`` for ``x ~ N(m, s^2 I)``, ``x_noisy = x + sigma eps``: ``m + s^2 / (s^2 + sigma^2) (x_noisy - m)``."""
+    return m + s**2 / (s**2 + sigma**2) * (x_noisy - m)
+
+
+def check_gaussian_denoiser(gaussian_denoiser: Callable[..., Tensor]) -> None:
+    """The posterior mean against its closed form, the limits sigma -> 0 and s -> 0, and the typical slips."""
+    for seed, (b, d, s, sigma) in enumerate([(6, 4, 0.7, 0.3), (1, 3, 1.5, 2.0), (5, 2, 0.2, 0.9)]):
+        g = _gen(40 + seed)
+        m = torch.randn(d, generator=g, dtype=torch.float64)
+        x_noisy = m + torch.randn(b, d, generator=g, dtype=torch.float64)
+        out = expect_shape(gaussian_denoiser(x_noisy, m, s, sigma), (b, d),
+                           "gaussian_denoiser must return one clean estimate per noisy row, [B, D]")
+        ref = reference_gaussian_denoiser(x_noisy, m, s, sigma)
+        if close(out, ref):
+            continue
+        if close(out, m + sigma**2 / (s**2 + sigma**2) * (x_noisy - m)):
+            raise Incorrect("the weights are swapped: the noisier the observation (larger sigma), the more the "
+                            "estimate must lean on the prior mean m")
+        if close(out, m + s / (s + sigma) * (x_noisy - m)):
+            raise Incorrect("weigh by variances, not standard deviations: s^2 and sigma^2")
+        if close(out, x_noisy):
+            raise Incorrect("returned the noisy input: the best estimate shrinks it towards the mean m")
+        expect_close(out, ref, f"wrong estimate for s = {s}, sigma = {sigma}")
+    m = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    x = torch.tensor([[3.0, 0.5]], dtype=torch.float64)
+    expect_close(gaussian_denoiser(x, m, 1.0, 1e-6), x, "with almost no noise the estimate must be the observation")
+    expect_close(gaussian_denoiser(x, m, 1e-6, 1.0), m[None], "with almost no spread in the data the estimate must be m")
+
+
 QUESTIONS = [
     Question(
         "add_gaussian_noise",
@@ -201,5 +231,16 @@ QUESTIONS = [
             'the residual r(x) - x is sigma^2 times the score',
         ),
         keys=('/ sigma**2', '/ sigma ** 2'),
+    ),
+    Question(
+        "gaussian_denoiser",
+        2,
+        check_gaussian_denoiser,
+        hints=(
+            "x and x_noisy are jointly Gaussian, so E[x | x_noisy] is linear in x_noisy: find the weight that "
+            "minimizes the expected squared error, or use Bayes' rule for two Gaussians.",
+            "the posterior mean is m + s^2 / (s^2 + sigma^2) (x_noisy - m): a shrinkage towards m",
+        ),
+        keys=("s**2 / (s**2 + sigma**2)", "s ** 2 / (s ** 2 + sigma ** 2)"),
     ),
 ]

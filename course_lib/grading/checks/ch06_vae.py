@@ -7,6 +7,7 @@ their own), then names the typical mistake when it recognises one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -212,6 +213,58 @@ def check_interpolate(interpolate: Callable[[Tensor, Tensor, int], Tensor]) -> N
         raise Incorrect(f"keep the codes' dtype float32 (got {out.dtype})")
 
 
+def reference_log_mean_exp(a: Tensor, dim: int) -> Tensor:
+    """``log mean_dim exp(a)``, stable for any magnitude."""
+    return torch.logsumexp(a, dim) - math.log(a.shape[dim])
+
+
+def reference_iwae_bound(log_px_given_z: Tensor, log_pz: Tensor, log_qz: Tensor) -> Tensor:
+    """``L_K = log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x)`` per sample ``[B]``, from ``[K, B]`` log terms."""
+    return reference_log_mean_exp(log_px_given_z + log_pz - log_qz, 0)
+
+
+def check_log_mean_exp(log_mean_exp: Callable[[Tensor, int], Tensor]) -> None:
+    """Values along either dimension, huge and tiny magnitudes, the typical slips."""
+    for seed, shape, dim in [(50, (7, 3), 0), (51, (4, 9), 1), (52, (1, 5), 0)]:
+        a = 3 * torch.randn(*shape, generator=_gen(seed), dtype=torch.float64)
+        out = expect_tensor(log_mean_exp(a, dim), "log_mean_exp must return a tensor")
+        ref = reference_log_mean_exp(a, dim)
+        expect_shape(out, tuple(ref.shape), f"log_mean_exp(a, dim={dim}) must reduce dimension {dim}")
+        if close(out, ref):
+            continue
+        if close(out, torch.logsumexp(a, dim)) and a.shape[dim] > 1:
+            raise Incorrect("this is log-SUM-exp: a mean divides by the number of terms (subtract log K)")
+        if close(out, a.mean(dim)):
+            raise Incorrect("this is the mean of a, which Jensen's inequality puts below log mean exp(a)")
+        expect_close(out, ref, f"wrong value along dim={dim}")
+    big = torch.tensor([[1000.0, 1000.0, 990.0], [-1000.0, -1001.0, -1000.0]], dtype=torch.float64)
+    out = expect_tensor(log_mean_exp(big, 1), "log_mean_exp must return a tensor")
+    if not torch.isfinite(out).all():
+        raise Incorrect("inf or -inf for entries near +-1000: exp overflows or underflows; shift by the maximum "
+                        "before exponentiating")
+    expect_close(out, reference_log_mean_exp(big, 1), "inaccurate for entries near +-1000")
+
+
+def check_iwae_bound(iwae_bound: Callable[[Tensor, Tensor, Tensor], Tensor]) -> None:
+    """Against the reference for K = 1, 5, 50; L_1 is the ELBO; the bound grows with K on average."""
+    for seed, (k, b) in enumerate([(5, 4), (50, 3), (1, 6)]):
+        g = _gen(60 + seed)
+        lpx, lpz, lqz = (torch.randn(k, b, generator=g, dtype=torch.float64) * 3 - 50 for _ in range(3))
+        out = expect_shape(iwae_bound(lpx, lpz, lqz), (b,), "iwae_bound must return one bound per sample, [B]")
+        ref = reference_iwae_bound(lpx, lpz, lqz)
+        if close(out, ref):
+            continue
+        log_w = lpx + lpz - lqz
+        if close(out, log_w.mean(0)) and k > 1:
+            raise Incorrect("this averages log w over the K samples: that is the ELBO; the IWAE bound is the log "
+                            "of the average weight")
+        if close(out, reference_log_mean_exp(lpx + lpz + lqz, 0)):
+            raise Incorrect("the importance weight is p(x|z) p(z) / q(z|x): subtract log q")
+        if close(out, torch.logsumexp(log_w, 0)) and k > 1:
+            raise Incorrect("this is log-SUM-exp of the weights: the bound averages them (subtract log K)")
+        expect_close(out, ref, f"wrong bound for K = {k}")
+
+
 QUESTIONS = [
     Question(
         "reparameterize",
@@ -252,5 +305,26 @@ QUESTIONS = [
             't = torch.linspace(0, 1, steps) as a column [S, 1]; broadcasting does the rest',
         ),
         keys=('linspace',),
+    ),
+    Question(
+        "log_mean_exp",
+        2,
+        check_log_mean_exp,
+        hints=(
+            "log mean exp(a) = max(a) + log mean exp(a - max(a)): after the shift no exponential overflows.",
+            "torch.logsumexp(a, dim) minus log of the number of terms along dim",
+        ),
+        keys=("logsumexp", "math.log(a.shape"),
+    ),
+    Question(
+        "iwae_bound",
+        2,
+        check_iwae_bound,
+        hints=(
+            "Form the log importance weights log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x), then take the log "
+            "of their average over the K samples, stably.",
+            "log_mean_exp(log_px_given_z + log_pz - log_qz, 0)",
+        ),
+        keys=("log_mean_exp(log_px_given_z + log_pz - log_qz", "logsumexp"),
     ),
 ]

@@ -211,6 +211,73 @@ def check_frechet_distance(frechet_distance: Callable[..., float]) -> None:
         _expect_frechet(frechet_distance, (m2, s2, m1, s1), ref, "the distance must be symmetric")
 
 
+def reference_bae_loss(x: Tensor, x_logits: Tensor, classifier: nn.Module, y: Tensor, lam: float) -> Tensor:
+    """The paper's batch loss: ``BCE(x_hat, x)`` summed over pixels and batch, plus ``lam`` times the mean CE of the judge."""
+    rec = F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum")
+    return rec + lam * F.cross_entropy(classifier(x_logits.sigmoid()), y)
+
+
+def check_bae_loss(bae_loss: Callable[..., Tensor]) -> None:
+    """The paper's reduction for several lam, the judge sees images, gradients reach the logits."""
+    g = torch.Generator().manual_seed(7)
+    for seed, (n, lam) in enumerate([(6, 1.0), (4, 0.0), (3, 2.5), (1, 1.0)]):
+        W = _classifier(seed + 10)
+        x = torch.rand(n, 1, 8, 8, generator=g, dtype=torch.float64)
+        x_logits = 2 * torch.randn(n, 1, 8, 8, generator=g, dtype=torch.float64)
+        y = torch.randint(0, 10, (n,), generator=g)
+        out = expect_shape(bae_loss(x, x_logits, W, y, lam), (), "bae_loss must return a scalar (0-d) tensor")
+        ref = reference_bae_loss(x, x_logits, W.build(), y, lam)
+        if close(out, ref):
+            continue
+        bce = F.binary_cross_entropy_with_logits(x_logits, x, reduction="none")
+        ce = F.cross_entropy(W.build()(x_logits.sigmoid()), y, reduction="none")
+        if close(out, bce.mean() + lam * ce.mean()) or close(out, bce.flatten(1).sum(1).mean() + lam * ce.mean()):
+            raise Incorrect("the paper's BCE is summed over the pixels AND the batch (reduction='sum')")
+        if close(out, bce.sum() + lam * ce.sum()) and n > 1 and lam > 0:
+            raise Incorrect("the classifier's cross-entropy is a batch mean in the paper; only the BCE is summed")
+        if close(out, bce.sum() + lam * F.cross_entropy(W.build()(x_logits), y)) and lam > 0:
+            raise Incorrect("the judge classifies images in [0, 1]: give it sigmoid(x_logits), not the logits")
+        if close(out, lam * bce.sum() + ce.mean()) and lam != 1:
+            raise Incorrect("lam weighs the classifier's term, not the reconstruction")
+        expect_close(out, ref, f"wrong loss for lam = {lam}")
+    W = _classifier(20)
+    x = torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64)
+    x_logits = torch.randn(3, 1, 8, 8, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 10, (3,), generator=g)
+    result = bae_loss.grad(x, x_logits, W, y, 1.0, wrt=[1])
+    if not result.tracked or result.grads[0] is None:
+        raise Incorrect("no gradient reaches x_logits: it is the decoder's training loss, keep it in torch")
+    ref_logits = x_logits.clone().requires_grad_()
+    (want,) = torch.autograd.grad(reference_bae_loss(x, ref_logits, W.build(), y, 1.0), ref_logits)
+    expect_close(result.grads[0], want, "wrong gradient with respect to x_logits")
+
+
+def reference_choose_lam(results: Sequence[tuple[float, float, float]]) -> float:
+    """The ``lam`` of the best validation accuracy in ``(lam, val_accuracy, test_accuracy)`` rows (ties: the smaller lam)."""
+    best = max(val for _, val, _ in results)
+    return min(lam for lam, val, _ in results if val == best)
+
+
+def check_choose_lam(choose_lam: Callable[..., float]) -> None:
+    """Selection on validation (never test), ties, order, the lam itself returned."""
+    cases = [
+        ([(0.0, 0.60, 0.70), (1 / 32, 0.66, 0.64)], 1 / 32),
+        ([(1 / 32, 0.52, 0.58), (0.0, 0.55, 0.50)], 0.0),
+        ([(0.0, 0.70, 0.60), (1.0, 0.70, 0.66), (32.0, 0.40, 0.90)], 0.0),
+    ]
+    for results, expected in cases:
+        got = choose_lam([tuple(r) for r in results])
+        by_test = max(results, key=lambda r: r[2])[0]
+        if got == by_test and by_test != expected:
+            raise Incorrect("this lam has the best TEST accuracy: choose on validation, and read the test set "
+                            "once, for the lam you chose")
+        if got in [r[1] for r in results] and got not in [r[0] for r in results]:
+            raise Incorrect("return the lam, not its accuracy")
+        if not isinstance(got, (int, float)) or got != expected:
+            raise Incorrect(f"for rows (lam, val, test) = {results} the choice is lam = {expected:g} "
+                            f"(best validation accuracy, ties to the smaller lam), got {got!r}")
+
+
 QUESTIONS = [
     Question(
         "classifier_penalty",
@@ -251,5 +318,26 @@ QUESTIONS = [
             'sqrtm(cov1 @ cov2).real is the matrix square root; np.trace; return float(...)',
         ),
         keys=('sqrtm(', 'np.trace'),
+    ),
+    Question(
+        "bae_loss",
+        3,
+        check_bae_loss,
+        hints=(
+            "The paper's loss is a sum over the batch for the reconstruction and a batch mean for the judge; "
+            "the judge classifies images, not logits.",
+            "BCE with logits, reduction='sum', plus lam * cross_entropy(classifier(sigmoid(x_logits)), y)",
+        ),
+        keys=("reduction=\"sum\"", "reduction='sum'", "cross_entropy(classifier("),
+    ),
+    Question(
+        "choose_lam",
+        1,
+        check_choose_lam,
+        hints=(
+            "Which of the two accuracies may a choice depend on, if the other is to stay an honest estimate?",
+            "take the largest validation accuracy; among the rows that reach it, the smallest lam",
+        ),
+        keys=("max(val", "key=lambda r: r[1]"),
     ),
 ]
