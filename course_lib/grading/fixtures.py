@@ -126,6 +126,28 @@ def classifier(seed: int, dtype: str = "float64") -> nn.Module:
     return net.to(_dtype(dtype)).requires_grad_(False)
 
 
+# ---------------------------------------------------------------- chapter 7: one AAE training step
+
+AAE_DATA, AAE_CODE = 6, 2  # data and code sizes of the tiny adversarial autoencoder
+AAE_RATES = {"rec": 0.1, "disc": 0.2, "gen": 0.05}  # plain SGD, a different rate per phase
+
+
+def aae_parts(seed: int) -> tuple[nn.Module, nn.Module, nn.Module, torch.optim.Optimizer, ...]:
+    """``(encoder, decoder, discriminator, opt_rec, opt_disc, opt_gen)``, float64, drawn from ``seed``.
+
+    ``opt_rec`` steps the encoder and decoder, ``opt_disc`` the discriminator and
+    ``opt_gen`` the encoder, each plain SGD at its rate in :data:`AAE_RATES`.
+    """
+    torch.manual_seed(seed)
+    encoder = nn.Linear(AAE_DATA, AAE_CODE).double()
+    decoder = nn.Linear(AAE_CODE, AAE_DATA).double()
+    discriminator = nn.Sequential(nn.Linear(AAE_CODE, 5), nn.Tanh(), nn.Linear(5, 1)).double()
+    opt_rec = torch.optim.SGD([*encoder.parameters(), *decoder.parameters()], lr=AAE_RATES["rec"])
+    opt_disc = torch.optim.SGD(discriminator.parameters(), lr=AAE_RATES["disc"])
+    opt_gen = torch.optim.SGD(encoder.parameters(), lr=AAE_RATES["gen"])
+    return encoder, decoder, discriminator, opt_rec, opt_disc, opt_gen
+
+
 def _dtype(name: str) -> torch.dtype:
     dtypes = {"float64": torch.float64, "float32": torch.float32}
     if name not in dtypes:

@@ -189,8 +189,28 @@ def probe_autoencoder(builder: Callable[..., Any], params: dict[str, Any]) -> di
     return report
 
 
+def probe_aae_step(step: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Run the student's ``aae_step`` once on :func:`course_lib.grading.fixtures.aae_parts` and report.
+
+    Args:
+        step: the student's ``aae_step(x, encoder, decoder, discriminator, opt_rec, opt_disc, opt_gen, z_prior)``.
+        params: ``seed`` (for the parts), ``x`` ``[B, 6]`` and ``z_prior`` ``[B, 2]``.
+
+    Returns:
+        ``returned`` (what the step returned) and ``params``: every parameter of the
+        encoder, decoder and discriminator after the step, in that order.
+    """
+    from course_lib.grading.fixtures import aae_parts
+
+    parts = aae_parts(params["seed"])
+    returned = step(params["x"], *parts, params["z_prior"])
+    nets = parts[:3]
+    return {"returned": _detached(returned), "params": [p.detach().clone() for net in nets for p in net.parameters()]}
+
+
 PROBES: dict[str, Callable[[Callable[..., Any], dict[str, Any]], Any]] = {
     "autoencoder": probe_autoencoder,
+    "aae_step": probe_aae_step,
 }
 
 

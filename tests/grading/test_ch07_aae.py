@@ -185,3 +185,55 @@ def test_mistakes_get_zero_and_the_right_hint(name, fn, hint):
 def test_a_crashing_function_is_reported_not_raised():
     result = grade("parzen_log_likelihood", lambda s, x, sigma: s @ x)
     assert result.earned == 0 and result.hint.startswith("raised RuntimeError: ")
+
+
+# --- aae_step: three phases, three optimizers -----------------------------------------------------
+
+
+def make_step(slip=None):
+    def aae_step(x, encoder, decoder, discriminator, opt_rec, opt_disc, opt_gen, z_prior):
+        for opt in (opt_rec, opt_disc, opt_gen):
+            opt.zero_grad(set_to_none=False)  # zeroed in place: as good as None
+        rec = F.binary_cross_entropy_with_logits(decoder(encoder(x)), x, reduction="sum") / len(x)
+        rec.backward()
+        opt_rec.step()
+        opt_disc.zero_grad()
+        codes = encoder(x) if slip == "no_detach_no_zero" else encoder(x).detach()
+        d_real, d_fake = discriminator(z_prior), discriminator(codes)
+        disc = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        if slip == "swapped":
+            disc = F.softplus(d_real).mean() + F.softplus(-d_fake).mean()
+        disc.backward()
+        opt_disc.step()
+        gen_opt = opt_rec if slip == "opt_rec" else opt_gen
+        if slip not in ("no_zero", "no_detach_no_zero"):
+            gen_opt.zero_grad()
+        d_fake = discriminator(encoder(x))
+        gen = -F.softplus(d_fake).mean() if slip == "saturating" else F.softplus(-d_fake).mean()
+        gen.backward()
+        gen_opt.step()
+        return (rec.item(), disc.item(), gen.item())
+
+    return aae_step
+
+
+@pytest.mark.parametrize(
+    ("slip", "hint"),
+    [
+        (None, "ok"),
+        ("no_zero", "leaked into the encoder's adversarial step"),
+        ("opt_rec", "must use opt_gen"),
+        ("swapped", "labels swapped in the discriminator's phase"),
+        ("saturating", "saturating loss"),
+        ("no_detach_no_zero", "the encoder is wrong after the step"),
+    ],
+)
+def test_aae_step_variants_and_mistakes(slip, hint):
+    assert hint in grade("aae_step", make_step(slip)).hint
+
+
+def test_aae_step_must_return_the_losses():
+    def silent(*args):
+        make_step()(*args)
+
+    assert "return the three losses" in grade("aae_step", silent).hint

@@ -12,10 +12,12 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from course_lib.grading.core import Incorrect, Question
 from course_lib.grading.expect import close, expect_close, expect_shape, expect_tensor
+from course_lib.grading.fixtures import AAE_CODE, AAE_DATA, aae_parts
+from course_lib.grading.student import StudentFunction
 
 
 def reference_sample_prior(n: int, dim: int, std: float = 5.0, generator: torch.Generator | None = None) -> Tensor:
@@ -193,6 +195,100 @@ def _diagnose_parzen(out: Tensor, ref: Tensor, samples: Tensor, x: Tensor, sigma
                     f" (largest error {(out - ref).abs().max().item():.3g})")
 
 
+def reference_aae_step(
+    x: Tensor, encoder: nn.Module, decoder: nn.Module, discriminator: nn.Module,
+    opt_rec: torch.optim.Optimizer, opt_disc: torch.optim.Optimizer, opt_gen: torch.optim.Optimizer, z_prior: Tensor,
+) -> tuple[float, float, float]:
+    """One AAE batch, three phases in the course's order; returns the three losses before their steps."""
+    return _aae_step(x, encoder, decoder, discriminator, opt_rec, opt_disc, opt_gen, z_prior)
+
+
+def _aae_step(
+    x: Tensor, encoder: nn.Module, decoder: nn.Module, discriminator: nn.Module,
+    opt_rec: torch.optim.Optimizer, opt_disc: torch.optim.Optimizer, opt_gen: torch.optim.Optimizer, z_prior: Tensor,
+    slip: str | None = None,
+) -> tuple[float, float, float]:
+    """The step, or one typical ``slip`` in it (to name what a wrong step did)."""
+    opt_rec.zero_grad()
+    per_pixel = F.binary_cross_entropy_with_logits(decoder(encoder(x)), x, reduction="none")
+    rec = per_pixel.mean() if slip == "rec_pixel_mean" else per_pixel.sum(1).mean()
+    rec.backward()
+    opt_rec.step()
+    opt_disc.zero_grad()
+    real, fake = discriminator(z_prior), discriminator(encoder(x).detach())
+    disc = reference_discriminator_loss(fake, real) if slip == "disc_swapped" else reference_discriminator_loss(real, fake)
+    disc.backward()
+    opt_disc.step()
+    gen_opt = opt_rec if slip == "gen_with_opt_rec" else opt_gen
+    if slip != "gen_no_zero_grad":
+        gen_opt.zero_grad()
+    d_fake = discriminator(encoder(x))
+    gen = {"gen_saturating": -F.softplus(d_fake).mean(), "gen_label_zero": F.softplus(d_fake).mean()}.get(
+        slip, reference_generator_loss(d_fake)
+    )
+    gen.backward()
+    gen_opt.step()
+    if slip == "gen_steps_disc":
+        opt_disc.step()
+    return rec.item(), disc.item(), gen.item()
+
+
+AAE_SLIPS = {
+    "rec_pixel_mean": "the reconstruction loss is summed over the pixels of an image, then averaged over the batch",
+    "disc_swapped": "labels swapped in the discriminator's phase: prior samples are real (1), codes are fake (0)",
+    "gen_with_opt_rec": "the encoder's adversarial step must use opt_gen (its own optimizer and rate), not opt_rec",
+    "gen_no_zero_grad": "gradients from the reconstruction phase leaked into the encoder's adversarial step: "
+    "zero the gradients before each phase",
+    "gen_saturating": "this is the saturating loss log(1 - D(z)): the encoder minimizes BCE(D(encoder(x)), 1)",
+    "gen_label_zero": "in its adversarial phase the encoder wants its codes called real: BCE against 1, not 0",
+    "gen_steps_disc": "the discriminator moved in the encoder's phase: step only opt_gen there",
+}
+
+
+def _aae_run(seed: int, x: Tensor, z_prior: Tensor, slip: str | None = None) -> tuple[tuple, list[Tensor]]:
+    parts = aae_parts(seed)
+    losses = _aae_step(x, *parts, z_prior, slip=slip)
+    return losses, [p.detach().clone() for net in parts[:3] for p in net.parameters()]
+
+
+def _same(got: list[Tensor], want: list[Tensor]) -> bool:
+    return len(got) == len(want) and all(p.shape == q.shape and close(p, q) for p, q in zip(got, want))
+
+
+def check_aae_step(aae_step: StudentFunction) -> None:
+    """Every parameter after one step against the reference; a wrong step is traced to its phase or slip."""
+    n_enc = len(list(aae_parts(0)[0].parameters()))
+    n_dec = len(list(aae_parts(0)[1].parameters()))
+    for seed in (0, 1):
+        g = _gen(80 + seed)
+        x = torch.rand(8, AAE_DATA, generator=g, dtype=torch.float64)
+        z_prior = 5.0 * torch.randn(8, AAE_CODE, generator=g, dtype=torch.float64)
+        report = aae_step.probe("aae_step", seed=seed, x=x, z_prior=z_prior)
+        got = report.get("params") if isinstance(report, dict) else None
+        losses, want = _aae_run(seed, x, z_prior)
+        if not (isinstance(got, list) and len(got) == len(want) and all(isinstance(p, Tensor) for p in got)):
+            raise Incorrect("aae_step must train the modules it is given, in place")
+
+        if not _same(got, want):
+            for slip, hint in AAE_SLIPS.items():
+                if _same(got, _aae_run(seed, x, z_prior, slip)[1]):
+                    raise Incorrect(hint)
+            dec, disc = slice(n_enc, n_enc + n_dec), slice(n_enc + n_dec, None)
+            if not _same(got[dec], want[dec]):
+                raise Incorrect("the decoder is wrong after the step: the reconstruction phase is BCE with logits "
+                                "(summed per image, batch mean), stepped with opt_rec after zeroing its gradients")
+            if not _same(got[disc], want[disc]):
+                raise Incorrect("the discriminator is wrong after the step: prior samples real, detached codes "
+                                "fake, one opt_disc step")
+            raise Incorrect("the encoder is wrong after the step: it moves in the reconstruction phase (opt_rec) "
+                            "and in its adversarial phase (opt_gen), nowhere else")
+        returned = report.get("returned")
+        if not (isinstance(returned, tuple) and len(returned) == 3 and all(isinstance(v, float) for v in returned)):
+            raise Incorrect("return the three losses (reconstruction, discriminator, encoder) as a tuple of floats")
+        expect_close(torch.tensor(returned, dtype=torch.float64), torch.tensor(losses, dtype=torch.float64),
+                     "the returned losses must be each phase's loss before its step, in the order rec, disc, gen")
+
+
 QUESTIONS = [
     Question(
         "sample_prior",
@@ -233,5 +329,17 @@ QUESTIONS = [
             'squared distances [N, M] (torch.cdist(x, samples) ** 2), then torch.logsumexp over the samples',
         ),
         keys=('logsumexp', 'cdist'),
+    ),
+    Question(
+        "aae_step",
+        3,
+        check_aae_step,
+        hints=(
+            "Three phases, each with its own optimizer: zero that optimizer's gradients, compute the phase's "
+            "loss, backpropagate, step. Only the discriminator's phase must not move the encoder.",
+            "rec: BCE(decoder(encoder(x)), x) with opt_rec; disc: discriminator_loss(D(z_prior), D(encoder(x).detach())) "
+            "with opt_disc; gen: generator_loss(D(encoder(x))) with opt_gen",
+        ),
+        keys=("opt_gen.zero_grad()", "encoder(x).detach()", "opt_disc.step()"),
     ),
 ]
