@@ -111,3 +111,42 @@ def test_hutchinson_is_caught_by_value_or_repeatability():
     # a single-probe estimate is random: either its value is off or two calls differ
     result = grade("jacobian_frobenius_sq", lambda e, x: contractive.jacobian_penalty(e, x, "hutchinson")[1].mean())
     assert result.earned == 0
+
+
+# --- Hutchinson's estimator ------------------------------------------------------------------------
+
+
+def make_hutchinson(slip=None):
+    def hutchinson_frobenius_sq(encoder, x, n_probes, generator):
+        x = x.detach().requires_grad_(True)
+        h = encoder(x)
+        if slip == "rademacher":  # also unbiased, with a smaller variance: passes
+            v = torch.randint(0, 2, (n_probes, *h.shape), generator=generator).to(h.dtype) * 2 - 1
+        elif slip == "no_generator":
+            v = torch.randn(n_probes, *h.shape, dtype=h.dtype)
+        else:
+            v = torch.randn(n_probes, *h.shape, generator=generator, dtype=h.dtype)
+        if slip == "unit":
+            v = v / v.norm(dim=-1, keepdim=True)
+        if slip == "uniform":
+            v = torch.rand(n_probes, *h.shape, generator=generator, dtype=h.dtype)
+        (g,) = torch.autograd.grad(h, x, v, is_grads_batched=True)  # [n, B, D]
+        per_probe = (g**2).sum((1, 2)) / len(x)
+        return per_probe.sum() if slip == "sum" else per_probe.mean()
+
+    return hutchinson_frobenius_sq
+
+
+@pytest.mark.parametrize(
+    ("slip", "hint"),
+    [
+        (None, "ok"),
+        ("rademacher", "ok"),
+        ("sum", "summed over the probes"),
+        ("unit", "not be unit vectors"),
+        ("uniform", "biased for"),
+        ("no_generator", "draw the probes from the generator"),
+    ],
+)
+def test_hutchinson_variants_and_mistakes(slip, hint):
+    assert hint in grade("hutchinson_frobenius_sq", make_hutchinson(slip)).hint

@@ -15,9 +15,17 @@ from torch import Tensor, nn
 from torch.autograd.functional import jacobian
 
 from course_lib.grading.core import Incorrect, Question
-from course_lib.grading.expect import TOLERANCE, close, expect_close, expect_dtype, expect_tensor
+from course_lib.grading.expect import (
+    TOLERANCE,
+    close,
+    expect_close,
+    expect_dtype,
+    expect_shape,
+    expect_tensor,
+)
 from course_lib.grading.fixtures import ENCODER_IN as D
 from course_lib.grading.fixtures import ENCODER_NAMES
+from course_lib.grading.fixtures import ENCODER_OUT as H
 from course_lib.grading.student import StudentFunction
 from course_lib.grading.wire import Fixture
 
@@ -163,6 +171,56 @@ def _diagnose_closed_form(value: Tensor, W: Tensor, h: Tensor) -> str:  # noqa: 
     return "wrong value: mean_b sum_j (h_bj (1 - h_bj))^2 sum_i W_ji^2"
 
 
+def reference_hutchinson_frobenius_sq(encoder: nn.Module, x: Tensor, n_probes: int, generator: torch.Generator) -> Tensor:
+    """Hutchinson's estimate of ``mean_b ||J_b||_F^2``: ``mean ||J_b^T v||^2`` over Gaussian probes ``v``."""
+    x = x.detach().requires_grad_(True)
+    h = encoder(x)  # [B, H]
+    total = torch.zeros((), dtype=h.dtype)
+    for _ in range(n_probes):
+        v = torch.randn(h.shape, generator=generator, dtype=h.dtype)
+        (g,) = torch.autograd.grad(h, x, v, retain_graph=True)
+        total = total + (g**2).sum() / len(x)
+    return total / n_probes
+
+
+def _hutchinson_sd(encoder: nn.Module, x: Tensor, n_probes: int) -> float:
+    """Standard deviation of the estimate with Gaussian probes: ``sqrt(sum_b 2 sum_i s_bi^4 / n) / B``."""
+    var = 0.0
+    for xb in x:
+        s = torch.linalg.svdvals(jacobian(lambda v: encoder(v.unsqueeze(0)).squeeze(0), xb))
+        var += 2 * (s**4).sum().item() / n_probes
+    return var**0.5 / len(x)
+
+
+def check_hutchinson_frobenius_sq(hutchinson_frobenius_sq: StudentFunction) -> None:
+    """Unbiased (within 5 standard deviations at 2000 probes), uses the generator, averages over probes."""
+    for name, encoder in _encoders(11).items():
+        x = _inputs(12, 4)
+        n = 2000
+        value = expect_shape(hutchinson_frobenius_sq(encoder, x, n, torch.Generator().manual_seed(0)), (),
+                             "hutchinson_frobenius_sq must return a scalar (0-d) tensor")
+        exact = reference_jacobian_frobenius_sq(encoder.build(), x).item()
+        sd = _hutchinson_sd(encoder.build(), x, n)
+        got = value.item()
+        if abs(got - exact) <= 5 * sd:
+            continue
+        if abs(got - n * exact) <= 5 * n * sd:
+            raise Incorrect("summed over the probes: average ||J^T v||^2 over them (divide by n_probes)")
+        if abs(got - exact / H) <= 5 * sd:
+            raise Incorrect("the probes must satisfy E[v v^T] = I (standard normal entries), not be unit vectors")
+        raise Incorrect(f"biased for {name}: got {got:.4g}, the exact mean_b ||J_b||_F^2 is {exact:.4g} "
+                        f"(a Gaussian-probe estimate would be within {5 * sd:.2g}); probes need mean 0 and "
+                        "covariance I, and the estimate squares ||J^T v||")
+    encoder = _encoders(13)["a two-layer tanh encoder"]
+    x = _inputs(14, 3)
+    first = hutchinson_frobenius_sq(encoder, x, 1, torch.Generator().manual_seed(5))
+    again = hutchinson_frobenius_sq(encoder, x, 1, torch.Generator().manual_seed(5))
+    other = hutchinson_frobenius_sq(encoder, x, 1, torch.Generator().manual_seed(6))
+    if not torch.equal(first, again) or torch.equal(first, other):
+        raise Incorrect("draw the probes from the generator you are given: the same seed must give the same "
+                        "estimate, another seed another one")
+
+
 QUESTIONS = [
     Question(
         "jacobian_frobenius_sq",
@@ -183,5 +241,17 @@ QUESTIONS = [
             'square h * (1 - h) elementwise, weight unit j by the squared norm of row j of W, average over b',
         ),
         keys=('(W**2).sum(1)', '(W ** 2).sum(1)'),
+    ),
+    Question(
+        "hutchinson_frobenius_sq",
+        3,
+        check_hutchinson_frobenius_sq,
+        hints=(
+            "For a random vector v with E[v v^T] = I, E ||J^T v||^2 = trace(J J^T) = ||J||_F^2; one backward "
+            "pass per probe gives J^T v for the whole batch at once.",
+            "v = torch.randn(h.shape, generator=generator); torch.autograd.grad(h, x, v) is J^T v per row; "
+            "square, sum, average over the batch and over the probes",
+        ),
+        keys=("torch.randn(h.shape", "autograd.grad(h, x, v"),
     ),
 ]
