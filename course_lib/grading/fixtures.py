@@ -126,6 +126,25 @@ def classifier(seed: int, dtype: str = "float64") -> nn.Module:
     return net.to(_dtype(dtype)).requires_grad_(False)
 
 
+# ---------------------------------------------------------------- chapter 5: a sparsity-rate curve
+
+
+class RateCurve:
+    """A stand-in for "train with L1 weight w, measure the median unit's firing rate": falls as w grows.
+
+    ``rate(w) = top / (1 + (w / w0)^power)``, smooth and strictly decreasing in
+    ``w > 0``; each call is counted in ``calls`` (real measurements are costly).
+    """
+
+    def __init__(self, top: float, w0: float, power: float):
+        self.top, self.w0, self.power, self.calls = top, w0, power, 0
+
+    def __call__(self, w: float) -> float:
+        """The rate at weight ``w`` (a Python float)."""
+        self.calls += 1
+        return self.top / (1 + (float(w) / self.w0) ** self.power)
+
+
 # ---------------------------------------------------------------- chapter 7: one AAE training step
 
 AAE_DATA, AAE_CODE = 6, 2  # data and code sizes of the tiny adversarial autoencoder
@@ -161,6 +180,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {
     "shift": Shift,
     "encoder": encoder,
     "classifier": classifier,
+    "rate_curve": RateCurve,
 }
 
 

@@ -208,7 +208,25 @@ def probe_aae_step(step: Callable[..., Any], params: dict[str, Any]) -> dict[str
     return {"returned": _detached(returned), "params": [p.detach().clone() for net in nets for p in net.parameters()]}
 
 
+def probe_rate_search(search: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Run the student's ``sparsity_weight_for_rate`` on a :class:`~course_lib.grading.fixtures.RateCurve`.
+
+    Args:
+        search: the student's function ``(measure_rate, rho, low, high) -> weight``.
+        params: ``curve`` (the curve's parameters), ``rho``, ``low``, ``high``.
+
+    Returns:
+        ``returned`` (the weight) and ``calls`` (how many rates it measured).
+    """
+    from course_lib.grading.fixtures import RateCurve
+
+    curve = RateCurve(**params["curve"])
+    returned = search(curve, params["rho"], params["low"], params["high"])
+    return {"returned": _detached(returned), "calls": curve.calls}
+
+
 PROBES: dict[str, Callable[[Callable[..., Any], dict[str, Any]], Any]] = {
+    "rate_search": probe_rate_search,
     "autoencoder": probe_autoencoder,
     "aae_step": probe_aae_step,
 }

@@ -61,3 +61,49 @@ def test_mistakes_get_a_specific_hint(name, fn, hint):
     result = grade(name, fn)
     assert result.earned == 0
     assert hint in result.hint, result.hint
+
+
+# --- choosing the penalty for a target rate -------------------------------------------------------
+
+
+def grid_then_refine(measure_rate, rho, low, high):
+    grid = [low * (high / low) ** (i / 8) for i in range(9)]
+    rates = [measure_rate(w) for w in grid]
+    i = next(i for i, r in enumerate(rates) if r <= rho)  # first weight below the target
+    lo, hi = grid[i - 1], grid[i]
+    for _ in range(20):
+        w = (lo * hi) ** 0.5
+        r = measure_rate(w)
+        if abs(r - rho) <= 0.2 * rho:
+            return float(w)
+        lo, hi = (w, hi) if r > rho else (lo, w)
+    return float(w)
+
+
+def increasing_bisection(measure_rate, rho, low, high):
+    lo, hi = low, high
+    for _ in range(30):
+        w = (lo * hi) ** 0.5
+        if measure_rate(w) > rho:
+            hi = w  # wrong way round: the rate falls as w grows
+        else:
+            lo = w
+    return w
+
+
+def exhaustive(measure_rate, rho, low, high):
+    grid = [low * (high / low) ** (i / 199) for i in range(200)]
+    return min(grid, key=lambda w: abs(measure_rate(w) - rho))
+
+
+@pytest.mark.parametrize(
+    ("fn", "hint"),
+    [
+        (grid_then_refine, "ok"),
+        (increasing_bisection, "the rate FALLS as the weight grows"),
+        (exhaustive, "measurements: each one is a training run"),
+        (lambda measure_rate, rho, low, high: rho, "return the weight that produces it"),
+    ],
+)
+def test_rate_search_variants_and_mistakes(fn, hint):
+    assert hint in run_question(QUESTION["sparsity_weight_for_rate"], fn).hint

@@ -17,6 +17,8 @@ from torch.distributions import Bernoulli, kl_divergence
 
 from course_lib.grading.core import Incorrect, Question
 from course_lib.grading.expect import TOLERANCE, close, expect_close, expect_dtype, expect_tensor
+from course_lib.grading.fixtures import RateCurve
+from course_lib.grading.student import StudentFunction
 
 
 def reference_l1_activity(z: Tensor) -> Tensor:
@@ -116,6 +118,36 @@ def _diagnose_kl(value: Tensor, rho: float, q: Tensor) -> str:
     return "wrong value: sum_j [rho log(rho / rho_hat_j) + (1 - rho) log((1 - rho) / (1 - rho_hat_j))]"
 
 
+RATE_BUDGET = 30  # measurements allowed: each one is a training run in practice
+RATE_CASES = [  # (curve parameters, target rho, search interval)
+    ({"top": 0.5, "w0": 1e-3, "power": 1.5}, 0.05, 1e-6, 10.0),
+    ({"top": 0.3, "w0": 0.2, "power": 0.7}, 0.1, 1e-4, 100.0),
+    ({"top": 0.9, "w0": 3e-5, "power": 2.5}, 0.02, 1e-7, 1.0),
+]
+
+
+def check_sparsity_weight_for_rate(sparsity_weight_for_rate: StudentFunction) -> None:
+    """The weight found gives a rate within 20% of rho, inside the interval, within the measurement budget."""
+    for params, rho, low, high in RATE_CASES:
+        report = sparsity_weight_for_rate.probe("rate_search", curve=params, rho=rho, low=low, high=high)
+        w, calls = report.get("returned"), report.get("calls")
+        curve = RateCurve(**params)
+        if not isinstance(w, (int, float)) or not low <= w <= high:
+            raise Incorrect(f"return a weight (a Python float) inside [low, high] = [{low:g}, {high:g}], got {w!r}")
+        rate = curve(w)
+        if abs(rate - rho) > 0.2 * rho:
+            if abs(w - rho) <= 0.2 * rho:
+                raise Incorrect("this looks like a rate close to rho: return the weight that produces it")
+            if abs(w - low) <= 1e-9 * high or abs(w - high) <= 1e-9 * high:
+                raise Incorrect(f"the search ended at the edge of [low, high] (rate {rate:.3g} for rho {rho:g}): the "
+                                "rate FALLS as the weight grows, so a rate above rho calls for a larger weight")
+            raise Incorrect(f"the weight {w:.3g} gives a median rate of {rate:.3g}, not within 20% of rho = {rho:g}: "
+                            "keep narrowing the interval until it is")
+        if not isinstance(calls, int) or calls > RATE_BUDGET:
+            raise Incorrect(f"{calls} measurements: each one is a training run, find the weight in at most "
+                            f"{RATE_BUDGET} (the weights span orders of magnitude: search in log w)")
+
+
 QUESTIONS = [
     Question(
         "l1_activity",
@@ -136,5 +168,17 @@ QUESTIONS = [
             'rho * (log rho - log rho_hat) + (1 - rho) * (log(1 - rho) - log(1 - rho_hat)), summed over units',
         ),
         keys=('log(1 - rho_hat)', 'torch.log1p'),
+    ),
+    Question(
+        "sparsity_weight_for_rate",
+        2,
+        check_sparsity_weight_for_rate,
+        hints=(
+            "The median rate falls as the weight grows, and the weights that matter span orders of magnitude: "
+            "halve the interval on a logarithmic scale until the rate is close enough.",
+            "bisection on log w: w = sqrt(lo * hi); if measure_rate(w) > rho, lo = w, else hi = w; stop when "
+            "|rate - rho| <= 0.2 rho",
+        ),
+        keys=("math.sqrt(lo * hi)", "(lo * hi) ** 0.5"),
     ),
 ]
