@@ -225,7 +225,41 @@ def probe_rate_search(search: Callable[..., Any], params: dict[str, Any]) -> dic
     return {"returned": _detached(returned), "calls": curve.calls}
 
 
+def probe_autoencoder_class(cls: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Build the student's ``Autoencoder`` class, use each method once, train it, and report.
+
+    Args:
+        cls: the student's class ``Autoencoder(input_dim, hidden_dim, latent_dim)``
+            with ``encode``, ``decode``, ``loss`` and ``fit(X, epochs, lr, batch_size, generator)``.
+        params: ``dims`` (the three sizes), ``seed`` (for ``torch.manual_seed``), ``x``
+            (a batch), ``X`` (training data), ``epochs``, ``lr``, ``batch_size``, ``shuffle_seed``.
+
+    Returns:
+        ``layers`` (weight and bias of every ``nn.Linear``, in module order), ``z``,
+        ``logits`` and ``loss`` for ``x``, ``before``/``after``: ``loss(X)`` around
+        ``fit``, and ``history``: what ``fit`` returned.
+    """
+    torch.manual_seed(params.get("seed", 0))
+    model = cls(*params["dims"])
+    if not isinstance(model, nn.Module):
+        return {"returned": type(model).__name__}
+    x, X = params["x"], params["X"]
+    z = model.encode(x)
+    logits = model.decode(z)
+    report: dict[str, Any] = {"layers": _linears(model), "z": _detached(z), "logits": _detached(logits)}
+    report["loss"] = _detached(model.loss(x))
+    with torch.no_grad():
+        report["before"] = _detached(model.loss(X))
+    generator = torch.Generator().manual_seed(params["shuffle_seed"])
+    history = model.fit(X, params["epochs"], params["lr"], params["batch_size"], generator)
+    report["history"] = _detached(history)
+    with torch.no_grad():
+        report["after"] = _detached(model.loss(X))
+    return report
+
+
 PROBES: dict[str, Callable[[Callable[..., Any], dict[str, Any]], Any]] = {
+    "autoencoder_class": probe_autoencoder_class,
     "rate_search": probe_rate_search,
     "autoencoder": probe_autoencoder,
     "aae_step": probe_aae_step,

@@ -204,3 +204,58 @@ def test_mistakes_get_zero_and_the_right_hint(name, fn, hint):
     result = grade(name, fn)
     assert result.earned == 0
     assert hint in result.hint, result.hint
+
+
+# --- the student's own Autoencoder class ---------------------------------------------------------
+
+
+def make_class(slip=None):
+    class Autoencoder(torch.nn.Module):
+        def __init__(self, input_dim, hidden_dim, latent_dim):
+            super().__init__()
+            self.fc1, self.fc2 = torch.nn.Linear(input_dim, hidden_dim), torch.nn.Linear(hidden_dim, latent_dim)
+            self.fc3, self.fc4 = torch.nn.Linear(latent_dim, hidden_dim), torch.nn.Linear(hidden_dim, input_dim)
+
+        def encode(self, x):
+            z = self.fc2(torch.relu(self.fc1(x)))
+            return torch.relu(z) if slip == "relu_code" else z
+
+        def decode(self, z):
+            out = self.fc4(torch.relu(self.fc3(z)))
+            return out.sigmoid() if slip == "sigmoid" else out
+
+        def loss(self, x):
+            nll = F.binary_cross_entropy_with_logits(self.decode(self.encode(x)), x, reduction="none")
+            return nll.mean() if slip == "pixel_mean" else nll.sum(1).mean()
+
+        def fit(self, X, epochs, lr, batch_size, generator):
+            opt = torch.optim.Adam(self.parameters(), lr=lr)
+            history = []
+            for _ in range(epochs):
+                losses = []
+                for idx in torch.randperm(len(X), generator=generator).split(batch_size):
+                    opt.zero_grad()
+                    loss = self.loss(X[idx])
+                    loss.backward()
+                    if slip != "no_step":
+                        opt.step()
+                    losses.append(loss.item())
+                history.append(sum(losses) / len(losses))
+            return None if slip == "no_history" else history
+
+    return Autoencoder
+
+
+@pytest.mark.parametrize(
+    ("slip", "hint"),
+    [
+        (None, "ok"),
+        ("relu_code", "no activation on the code"),
+        ("sigmoid", "decode must return logits"),
+        ("pixel_mean", "loss averages over the pixels"),
+        ("no_step", "fit lowered loss(X)"),
+        ("no_history", "fit must return a list"),
+    ],
+)
+def test_autoencoder_class_variants_and_mistakes(slip, hint):
+    assert hint in grade("Autoencoder", make_class(slip)).hint

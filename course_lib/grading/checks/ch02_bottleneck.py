@@ -245,6 +245,103 @@ def _diagnose_knn(out: float, z_train: Tensor, y_train: Tensor, z_test: Tensor, 
     return "wrong accuracy: vote among the k training points nearest (Euclidean) to each test point"
 
 
+class ReferenceAutoencoder(nn.Module):
+    """The slides' hands-on class: ``D -> hidden (ReLU) -> L`` and back, logits out, Adam in ``fit``."""
+
+    def __init__(self, input_dim: int, hidden_dim: int, latent_dim: int):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim))
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, input_dim))
+
+    def encode(self, x: Tensor) -> Tensor:
+        """The code ``[B, L]``."""
+        return self.encoder(x)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Logits ``[B, D]``."""
+        return self.decoder(z)
+
+    def loss(self, x: Tensor) -> Tensor:
+        """Batch mean of the per-sample summed Bernoulli NLL of the reconstruction."""
+        return reference_bce_with_logits(self.decode(self.encode(x)), x)
+
+    def fit(self, X: Tensor, epochs: int, lr: float, batch_size: int, generator: torch.Generator) -> list[float]:  # noqa: N803
+        """Adam on shuffled mini-batches; the mean batch loss of every epoch."""
+        optimizer = torch.optim.Adam(self.parameters(), lr=lr)
+        history = []
+        for _ in range(epochs):
+            order, total = torch.randperm(len(X), generator=generator), 0.0
+            for start in range(0, len(X), batch_size):
+                batch = X[order[start : start + batch_size]]
+                optimizer.zero_grad()
+                loss = self.loss(batch)
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(batch)
+            history.append(total / len(X))
+        return history
+
+
+CLASS_DIMS = (12, 9, 3)  # input, hidden, code: all different, so each layer is known by its shape
+
+
+def _class_data() -> tuple[Tensor, Tensor]:
+    """A batch ``x`` ``[7, 12]`` and training data ``X`` ``[64, 12]``: noisy copies of 4 binary prototypes."""
+    g = _gen(90)
+    prototypes = (torch.rand(4, CLASS_DIMS[0], generator=g) < 0.5).float()
+    X = (prototypes[torch.arange(64) % 4] * 0.9 + 0.1 * torch.rand(64, CLASS_DIMS[0], generator=g))  # noqa: N806
+    return torch.rand(7, CLASS_DIMS[0], generator=g), X
+
+
+def _class_params() -> dict:
+    x, X = _class_data()  # noqa: N806
+    return {"dims": list(CLASS_DIMS), "seed": 0, "x": x, "X": X, "epochs": 30, "lr": 1e-2, "batch_size": 16,
+            "shuffle_seed": 1}
+
+
+def check_Autoencoder(Autoencoder: StudentFunction) -> None:  # noqa: N802, N803
+    """Sizes and activations from the layers, logits out, the loss's reduction, and that fit trains."""
+    D, Hd, L = CLASS_DIMS  # noqa: N806
+    report = Autoencoder.probe("autoencoder_class", **_class_params())
+    if not isinstance(report, dict) or "returned" in report:
+        raise Incorrect("Autoencoder(input_dim, hidden_dim, latent_dim) must build an nn.Module")
+    x, X = _class_data()  # noqa: N806
+    z = expect_shape(report["z"], (len(x), L), f"encode must map [B, {D}] to codes [B, {L}]")
+    logits = expect_shape(report["logits"], (len(x), D), f"decode must map [B, {L}] back to [B, {D}]")
+    layers = report["layers"]
+    by_shape = {tuple(w.shape): [w, b] for w, b in layers}
+    wanted = [(Hd, D), (L, Hd), (Hd, L), (D, Hd)]
+    if len(layers) != 4 or any(s not in by_shape for s in wanted):
+        raise Incorrect(f"expected four nn.Linear layers, {D} -> {Hd} -> {L} and {L} -> {Hd} -> {D}, "
+                        f"got {_sizes(layers)}")
+    enc, dec = [by_shape[wanted[0]], by_shape[wanted[1]]], [by_shape[wanted[2]], by_shape[wanted[3]]]
+    if not close(z, mlp_forward(enc, x, torch.relu), 1e-4):
+        raise Incorrect("encode must be Linear, ReLU, Linear: no activation on the code")
+    want = mlp_forward(dec, z, torch.relu)
+    if not close(logits, want, 1e-4):
+        if close(logits, want.sigmoid(), 1e-4):
+            raise Incorrect("decode must return logits: the sigmoid belongs inside the loss (BCE with logits)")
+        raise Incorrect("decode must be Linear, ReLU, Linear, returning logits")
+    loss = expect_shape(report["loss"], (), "loss(x) must return a scalar (0-d) tensor")
+    per_pixel = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    if not close(loss, per_pixel.sum(1).mean(), 1e-4):
+        if close(loss, per_pixel.mean(), 1e-4):
+            raise Incorrect("loss averages over the pixels: sum over the pixels of each image, then average "
+                            "over the batch (nats per image)")
+        raise Incorrect("loss(x) must be the batch mean of the per-image summed BCE of decode(encode(x)) against x")
+    history = report["history"]
+    if not (isinstance(history, list) and len(history) == 30 and all(isinstance(h, float) for h in history)):
+        raise Incorrect("fit must return a list with one float per epoch: the epoch's mean training loss")
+    reference = ReferenceAutoencoder(*CLASS_DIMS)
+    before = reference.loss(X).item()
+    reference.fit(X, 30, 1e-2, 16, torch.Generator().manual_seed(1))
+    drop = before - reference.loss(X).item()
+    if not report["after"].item() <= report["before"].item() - 0.5 * drop:
+        raise Incorrect(f"fit lowered loss(X) from {report['before'].item():.3f} to {report['after'].item():.3f}; "
+                        f"the same training of the reference class lowers it by {drop:.2f}: zero the gradients, "
+                        "backpropagate and step the optimizer for every batch")
+
+
 QUESTIONS = [
     Question(
         "bce_with_logits",
@@ -275,5 +372,17 @@ QUESTIONS = [
             'torch.cdist(z_test, z_train) [M, N], topk(k, largest=False) for neighbour indices, bincount(...).argmax() per row',
         ),
         keys=('cdist', 'topk', 'bincount'),
+    ),
+    Question(
+        "Autoencoder",
+        4,
+        check_Autoencoder,
+        hints=(
+            "An nn.Module with an encoder and a decoder (Linear, ReLU, Linear each way), logits out; the loss "
+            "is the summed Bernoulli NLL per image averaged over the batch; fit loops over shuffled mini-batches.",
+            "nn.Sequential(nn.Linear(D, H), nn.ReLU(), nn.Linear(H, L)) and back; loss = bce_with_logits(decode(encode(x)), x); "
+            "in fit: optimizer.zero_grad(), loss.backward(), optimizer.step() per batch",
+        ),
+        keys=("nn.Linear(", "optimizer.step()", "randperm"),
     ),
 ]
