@@ -85,4 +85,7 @@ def _print_hints(question: Question, level: int) -> None:
     if level >= 2 and specific:
         print(f"more: {specific}")
     elif specific:
-        print(f'(fails again? the next check shows a more specific hint, or run hint("{question.name}"))')
+        print(
+            "(fails again? the next check shows a more specific hint, or run "
+            f'`from course_lib.grading import hint; hint("{question.name}")`)'
+        )

@@ -99,7 +99,8 @@ def test_patching_the_grader_forging_output_and_reading_answers_earn_nothing(tmp
         "[ 3/3] pca_basis  ok",
         "[ 0/3] pca_reconstruct  not implemented yet",
         "[ 0/2] subspace_distance  return a Python float (e.g. with .item()) (expected a Python float, got AlwaysEqual)",
-        "total: 3/8",
+        "[ 0/2] optimal_offset  function optimal_offset not defined in the notebook",
+        "total: 3/10",
     ]
     assert proc.returncode == 1
     assert "ModuleNotFoundError" in proc.stderr  # the checks are not there to import
@@ -112,7 +113,7 @@ def test_the_notebook_cannot_write_outside_its_sandbox_or_outlive_the_grader(tmp
     before = [p.read_bytes() for p in guarded]
     outside = tmp_path / "outside.txt"
     proc = run_grader(notebook(tmp_path, HONEST, write_everywhere(ROOT, outside)))
-    assert graded_lines(proc)[-1] == "total: 3/8"
+    assert graded_lines(proc)[-1] == "total: 3/10"
     assert [p.read_bytes() for p in guarded] == before
     assert not (ROOT / "pwned.txt").exists()
     assert not outside.exists()
@@ -142,7 +143,8 @@ def subspace_distance(U, V):
         "[ 0/3] pca_basis  the notebook's process exited while running pca_basis (exit(), os._exit or out of memory?)",
         "[ 0/3] pca_reconstruct  raised KeyboardInterrupt",
         "[ 2/2] subspace_distance  ok",
-        "total: 2/8",
+        "[ 0/2] optimal_offset  function optimal_offset not defined in the notebook",
+        "total: 2/10",
     ]
 
 

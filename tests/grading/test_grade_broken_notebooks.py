@@ -42,7 +42,8 @@ def test_failing_cells_do_not_stop_later_definitions(tmp_path, run_grader):
         "[ 3/3] pca_basis  ok",
         "[ 0/3] pca_reconstruct  function pca_reconstruct not defined in the notebook",
         "[ 0/2] subspace_distance  function subspace_distance not defined in the notebook",
-        "total: 3/8",
+        "[ 0/2] optimal_offset  function optimal_offset not defined in the notebook",
+        "total: 3/10",
     ]
     assert "note: cell 1 raised ModuleNotFoundError" in proc.stderr
     assert "note: cell 2 raised SyntaxError" in proc.stderr
@@ -59,7 +60,8 @@ def test_missing_functions_score_zero(tmp_path, run_grader):
         "[ 3/3] pca_basis  ok",
         "[ 0/3] pca_reconstruct  function pca_reconstruct not defined in the notebook",
         "[ 0/2] subspace_distance  function subspace_distance not defined in the notebook",
-        "total: 3/8",
+        "[ 0/2] optimal_offset  function optimal_offset not defined in the notebook",
+        "total: 3/10",
     ]
 
 
@@ -70,7 +72,8 @@ def test_endless_notebook_is_killed_at_the_timeout(tmp_path, run_grader):
         "[ 0/3] pca_basis  notebook timed out after 5 s (cell 2 was running)",
         "[ 0/3] pca_reconstruct  notebook timed out after 5 s (cell 2 was running)",
         "[ 0/2] subspace_distance  notebook timed out after 5 s (cell 2 was running)",
-        "total: 0/8",
+        "[ 0/2] optimal_offset  notebook timed out after 5 s (cell 2 was running)",
+        "total: 0/10",
     ]
 
 
@@ -78,9 +81,10 @@ def test_endless_notebook_is_killed_at_the_timeout(tmp_path, run_grader):
 def test_endless_function_keeps_the_grades_before_it(tmp_path, run_grader):
     endless = "def pca_reconstruct(X, k):\n    while True:\n        pass"
     proc = run_grader(notebook(tmp_path, PCA_BASIS, endless), "--timeout", "60", "--question-timeout", "5")
-    first, second, third, total = lines(proc)
+    first, second, third, fourth, total = lines(proc)
     assert first == "[ 3/3] pca_basis  ok"
     assert re.fullmatch(r"\[ 0/3\] pca_reconstruct  did not return within \d+ s \(an endless loop\?\)", second)
     # The worker is replaced, so the question after the endless one is still graded.
     assert third == "[ 0/2] subspace_distance  function subspace_distance not defined in the notebook"
-    assert total == "total: 3/8"
+    assert fourth == "[ 0/2] optimal_offset  function optimal_offset not defined in the notebook"
+    assert total == "total: 3/10"

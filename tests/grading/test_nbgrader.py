@@ -41,7 +41,7 @@ def _one_wrong(solution: Path) -> nbformat.NotebookNode:
     """The solution with its last answer (which no other answer calls) replaced by one that returns None."""
     nb = nbformat.read(solution, as_version=4)
     *_, last = (c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
-    name = re.search(r"^def (\w+)\(", last.source, re.MULTILINE)[1]
+    name = re.search(r"^(?:def|class) (\w+)\(", last.source, re.MULTILINE)[1]
     last.source += f"\n\n\ndef {name}(*args, **kwargs):\n    return None\n"
     return nb
 
