@@ -556,6 +556,62 @@ def smoothed_mixture_score(std: float, sigma: float) -> Callable[[Tensor], Tenso
     return toy2d("gaussian_mixture", 1, noise=math.hypot(std, sigma)).score
 
 
+def mixture_means() -> Tensor:
+    """The 8 component means ``[8, 2]`` (float32) of :func:`toy2d`'s ``"gaussian_mixture"``."""
+    return torch.as_tensor(_MIXTURE_MEANS, dtype=torch.float32)
+
+
+def mixture_posterior(x_tilde: Tensor, std: float, sigma: float) -> tuple[Tensor, Tensor, float]:
+    """``P(x | x_tilde)`` for the 8-Gaussian mixture observed as ``x_tilde = x + sigma * eps``: exact.
+
+    Each component ``N(mu_k, std^2 I)`` gives the pair ``(x, x_tilde)`` a joint Gaussian, so
+    the posterior is again a mixture: weights ``pi_k`` proportional to
+    ``N(x_tilde; mu_k, (std^2 + sigma^2) I)``, means ``mu_k + std^2 / (std^2 + sigma^2) (x_tilde - mu_k)``
+    and one variance ``std^2 sigma^2 / (std^2 + sigma^2)`` per coordinate for all components.
+
+    Args:
+        x_tilde: noisy points ``[B, 2]``.
+        std: the mixture's component standard deviation.
+        sigma: the noise's standard deviation (> 0).
+
+    Returns:
+        ``(weights [B, 8], means [B, 8, 2], variance)``.
+    """
+    sigma = check_real("sigma", sigma, low=0.0)
+    if sigma == 0:
+        raise ValueError("sigma must be > 0: without noise the posterior is a point mass at x_tilde")
+    means, logits = _mixture_terms(x_tilde, math.hypot(std, sigma))  # logits of the blurred components
+    shrink = std**2 / (std**2 + sigma**2)
+    post_means = means + shrink * (x_tilde[:, None, :] - means)  # [B, K, 2]
+    return torch.softmax(logits, dim=1), post_means, std**2 * sigma**2 / (std**2 + sigma**2)
+
+
+def mixture_posterior_sample(
+    x_tilde: Tensor, std: float, sigma: float, generator: torch.Generator | None = None
+) -> Tensor:
+    """One draw from ``P(x | x_tilde)`` (:func:`mixture_posterior`) per point ``[B, 2]``.
+
+    Iterating ``x <- draw from P(x | x + sigma * eps)`` is the sampler of Bengio, Yao, Alain
+    and Vincent (2013), whose stationary distribution is the data distribution; iterating
+    the posterior *mean* instead is not (it seeks the modes).
+    """
+    weights, post_means, variance = mixture_posterior(x_tilde, std, sigma)
+    k = torch.multinomial(weights, 1, generator=generator).squeeze(1)  # [B]
+    centre = post_means[torch.arange(len(x_tilde)), k]  # [B, 2]
+    noise = torch.randn(centre.shape, generator=generator, dtype=centre.dtype)
+    return centre + math.sqrt(variance) * noise
+
+
+def mixture_denoiser(std: float, sigma: float) -> Callable[[Tensor], Tensor]:
+    """The exact optimal denoiser ``E[x | x_tilde]`` of the 8-Gaussian mixture (the posterior mean)."""
+
+    def denoise(x_tilde: Tensor) -> Tensor:
+        weights, post_means, _ = mixture_posterior(x_tilde, std, sigma)
+        return (weights[:, :, None] * post_means).sum(1)
+
+    return denoise
+
+
 def low_rank(n: int, d: int, k: int, noise: float = 0.01, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Sample points near a random k-dimensional affine subspace of R^d.
 

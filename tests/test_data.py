@@ -591,3 +591,45 @@ def test_square_mask_geometry():
 def test_toy_noise_must_be_finite_and_non_negative(noise):
     with pytest.raises(ValueError, match="noise must be finite and >= 0"):
         data.toy2d("spiral", 10, noise=noise)
+
+
+# ---------------------------------------------------------------- the mixture's exact posterior
+
+
+def test_mixture_posterior_agrees_with_bayes_rule_by_brute_force():
+    # P(x | x~) on a fine grid around x~ (prior times likelihood, normalized) has the
+    # posterior's mean and per-coordinate variance.
+    std, sigma = 0.3, 0.4
+    x_tilde = torch.tensor([[2.1, 0.1]], dtype=torch.float64)  # near the component at (2, 0)
+    ticks = torch.linspace(-1.5, 1.5, 801, dtype=torch.float64)  # +-6 posterior std around x~
+    gx, gy = torch.meshgrid(ticks + 2.0, ticks, indexing="ij")
+    grid = torch.stack([gx.flatten(), gy.flatten()], 1)
+    log_post = data.toy2d("gaussian_mixture", 1, noise=std).log_prob(grid) - ((grid - x_tilde) ** 2).sum(1) / (2 * sigma**2)
+    w = torch.softmax(log_post, 0)
+    weights, means, variance = data.mixture_posterior(x_tilde, std, sigma)
+    mean = (weights[:, :, None] * means).sum(1)
+    assert torch.allclose(mean, (w[:, None] * grid).sum(0, keepdim=True), atol=1e-3)  # grid step 0.004
+    assert torch.allclose(data.mixture_denoiser(std, sigma)(x_tilde), mean)
+    # The mixture's variance along x: its components' shared variance plus the spread of their means.
+    mixture_var = (weights[0] * (variance + means[0, :, 0] ** 2)).sum() - mean[0, 0] ** 2
+    assert math.isclose((w * (grid[:, 0] - mean[0, 0]) ** 2).sum().item(), mixture_var.item(), rel_tol=1e-2)
+
+
+def test_drawing_from_the_posterior_keeps_the_data_distribution_and_the_mean_does_not():
+    # x ~ p, x~ = x + sigma eps, x' ~ P(x | x~) is again distributed as p (its spread around
+    # the modes stays the component std); the posterior mean shrinks it.
+    std, sigma, n = 0.3, 0.3, 20_000
+    x = data.toy2d("gaussian_mixture", n, noise=std, seed=5).x
+    g = torch.Generator().manual_seed(0)
+    x_tilde = x + sigma * torch.randn(x.shape, generator=g)
+    drawn = data.mixture_posterior_sample(x_tilde, std, sigma, g)
+    means = data.mixture_means()
+
+    def spread(points):
+        return (points - means[torch.cdist(points, means).argmin(1)]).pow(2).mean().sqrt().item()
+
+    se = std / (2 * 2 * n) ** 0.5
+    assert abs(spread(drawn) - spread(x)) < 4 * se * 2**0.5
+    assert spread(data.mixture_denoiser(std, sigma)(x_tilde)) < std - 10 * se
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        data.mixture_posterior(x_tilde, std, 0.0)

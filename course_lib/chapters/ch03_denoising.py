@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from course_lib.cache import trained
 from course_lib.chapters.common import fit_mnist
 from course_lib.corruption import gaussian_noise
+from course_lib.data import mixture_means
 from course_lib.models.autoencoder import Autoencoder
 from course_lib.models.denoising import DenoisingAutoencoder
 from course_lib.profile import Profile, get_profile
@@ -114,7 +115,11 @@ def manifold_walk(
     """Iterate an autoencoder from ``x0``: ``x_{t+1} = r(x_t + noise * eps_t)``.
 
     With ``noise = 0`` this is plain iteration ``x <- r(x)``; a little noise keeps the
-    chain from freezing at the first fixed point (the DAE sampler of Bengio et al., 2013).
+    chain from freezing at the first fixed point. With ``r`` the posterior *mean* this is a
+    mode-seeking walk, not a sampler: for small noise it is a Langevin step with twice the
+    drift, which targets roughly ``p^2``. The sampler of Bengio et al. (2013) instead *draws*
+    from ``P(x | x_t + noise * eps)`` (pass such a draw as ``reconstruct``; see
+    :func:`course_lib.data.mixture_posterior_sample`).
 
     Args:
         reconstruct: ``r``, maps a batch to a batch of the same shape.
@@ -130,6 +135,22 @@ def manifold_walk(
     for _ in range(steps):
         chain.append(reconstruct(gaussian_noise(chain[-1], noise, generator)))
     return torch.stack(chain)
+
+
+def spread_around_modes(x: Tensor) -> tuple[float, float]:
+    """Per-coordinate standard deviation of ``x`` ``[N, 2]`` around its nearest mixture component, and its standard error.
+
+    For the 8-Gaussian mixture's own samples this is the component std (a little less when
+    the components overlap: a point past the midpoint counts towards the neighbour); a
+    chain that seeks the modes has a smaller one. Compare samples by this statistic, not
+    with the std itself. The standard error is the Gaussian value
+    ``spread / sqrt(2 m)`` for ``m = 2 N`` coordinates.
+    """
+    means = mixture_means().to(x.dtype)
+    nearest = torch.cdist(x, means).argmin(1)
+    residuals = (x - means[nearest]).flatten()
+    spread = residuals.pow(2).mean().sqrt().item()
+    return spread, spread / (2 * residuals.numel()) ** 0.5
 
 
 def nearest_distance(x: Tensor, bank: Tensor, batch_size: int = 500) -> Tensor:

@@ -278,6 +278,7 @@ def codes_on_density(
     labels: Tensor | None = None,
     lim: float = 15.0,
     title: str | None = None,
+    axis_labels: tuple[str, str] = ("z1", "z2"),
 ) -> Figure:
     """One panel per set of 2-D codes, coloured by class, over the contours of a density.
 
@@ -294,6 +295,7 @@ def codes_on_density(
         labels: class of each code ``[N]`` (colours), or None.
         lim: every panel shows ``[-lim, lim]^2``.
         title: figure title.
+        axis_labels: the two axes' names (``("x1", "x2")`` for points in data space).
     """
     if not codes:
         raise ValueError("codes must not be empty")
@@ -313,7 +315,7 @@ def codes_on_density(
         _class_scatter(ax, zz, labels, alpha=0.6)
         if labels is not None and i < len(arrays) - 1:
             ax.get_legend().remove()  # one legend, on the last panel
-        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="z1", ylabel="z2", aspect="equal")
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel=axis_labels[0], ylabel=axis_labels[1], aspect="equal")
         ax.set_title(name, fontsize=10)
     if title:
         fig.suptitle(title)

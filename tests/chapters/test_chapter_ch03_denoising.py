@@ -123,3 +123,14 @@ def test_trained_mlp_trains_on_mnist_and_keys_the_cache_by_class():
                       corruption="gaussian", sigma=0.5)
     assert type(ae) is Autoencoder and type(dae) is DenoisingAutoencoder and dae.sigma == 0.5
     assert not torch.equal(ae.encoder[1].weight, dae.encoder[1].weight)  # trained differently
+
+
+def test_spread_around_modes_is_the_component_std_of_mixture_samples():
+    from course_lib.chapters.ch03_denoising import spread_around_modes
+
+    spread, se = spread_around_modes(toy2d("gaussian_mixture", 20_000, noise=0.1, seed=1).x)
+    assert abs(spread - 0.1) < 4 * se and math.isclose(se, 0.1 / math.sqrt(80_000), rel_tol=0.05)
+    # With overlapping components (std 0.3) it reads a little low, but the same on every sample.
+    a, se_a = spread_around_modes(toy2d("gaussian_mixture", 20_000, noise=0.3, seed=1).x)
+    b, se_b = spread_around_modes(toy2d("gaussian_mixture", 20_000, noise=0.3, seed=2).x)
+    assert abs(a - b) < 4 * math.hypot(se_a, se_b) and a < 0.3
