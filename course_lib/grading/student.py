@@ -94,7 +94,7 @@ class StudentFunction:
         return GradCall(value, tracked, tuple(grads))
 
     def probe(self, probe: str, **params: Any) -> Any:
-        """Run a probe (:data:`course_lib.grading.invoke.PROBES`) on the function."""
+        """Run a probe (:data:`course_lib.grading.probes.PROBES`) on the function."""
         answer = self._checked({"op": "probe", "probe": probe, "fn": self.__name__, "params": params})
         return answer.get("value")
 
