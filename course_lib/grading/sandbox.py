@@ -2,8 +2,9 @@
 
 The worker (:mod:`course_lib.grading.worker`) gets:
 
-- its own temporary working directory and ``HOME`` (``/tmp/work``, ``/tmp/home``
-  on a private ``tmpfs``), with ``stdin`` closed and its prints discarded;
+- its own temporary working directory and ``HOME`` (``work/`` and ``home/`` in a
+  fresh temporary folder, which is a private ``tmpfs`` inside the namespaces),
+  with ``stdin`` closed and its prints discarded;
 - limits on CPU time, address space, file size and core dumps
   (:data:`MEMORY_LIMIT`, :data:`FILE_SIZE_LIMIT`; ``RLIMIT_NPROC`` too, which
   Linux does not enforce for root);
@@ -11,7 +12,8 @@ The worker (:mod:`course_lib.grading.worker`) gets:
 
 Where Linux user namespaces are available (:func:`isolation`), it also runs in
 new user, mount, PID and network namespaces (util-linux ``unshare``): every
-file system is read-only except its ``tmpfs``; the chapters' checks and
+file system is read-only except its ``tmpfs`` (so the course and the Python
+environment stay visible wherever they are installed, ``/tmp`` included); the chapters' checks and
 reference answers (``course_lib/grading/checks``) and ``solutions/`` are hidden
 under empty mounts; there is no network; and it runs as an unprivileged user
 of a nested namespace, so it cannot undo any of this. When the grader kills
@@ -58,13 +60,13 @@ class Worker:
         process: the worker (or ``unshare``) process; its group is the worker's.
         to_worker: file descriptor the grader writes requests to.
         from_worker: file descriptor the grader reads answers from.
-        scratch: a temporary folder to delete at the end (only without isolation).
+        scratch: the worker's temporary folder, deleted at the end.
     """
 
     process: subprocess.Popen
     to_worker: int
     from_worker: int
-    scratch: Path | None
+    scratch: Path
 
 
 @functools.cache
@@ -94,11 +96,11 @@ def start(env: dict[str, str], cpu_seconds: int) -> Worker:
     req_read, req_write = os.pipe()
     ans_read, ans_write = os.pipe()
     reason = isolation()
-    scratch = None if reason is None else Path(tempfile.mkdtemp(prefix="course-grade-"))
-    work, home = (Path("/tmp/work"), Path("/tmp/home")) if scratch is None else (scratch / "work", scratch / "home")
+    scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    work, home = scratch / "work", scratch / "home"
     worker = [sys.executable, "-P", "-m", "course_lib.grading.worker", str(req_read), str(ans_write)]
     if reason is None:
-        config = {"hide": [str(p) for p in HIDDEN if p.is_dir()], "command": worker}
+        config = {"hide": [str(p) for p in HIDDEN if p.is_dir()], "scratch": str(scratch), "command": worker}
         command = ["unshare", *_NAMESPACES, sys.executable, "-P", "-m", __name__, json.dumps(config)]
         cwd = "/"
     else:
@@ -145,8 +147,7 @@ def stop(worker: Worker) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     worker.process.wait()
-    if worker.scratch is not None:
-        shutil.rmtree(worker.scratch, ignore_errors=True)
+    shutil.rmtree(worker.scratch, ignore_errors=True)
 
 
 def _limit(cpu_seconds: int) -> None:
@@ -173,13 +174,14 @@ def _mount(*args: str) -> None:
 
 
 def _enter(config: dict) -> None:
-    """Inside the new namespaces: private tmpfs, hidden folders, everything else read-only; then run.
+    """Inside the new namespaces: a private tmpfs on the scratch folder, hidden folders, everything else read-only; then run.
 
     Ends by replacing this process with the worker, run as an unprivileged
     user of a nested user namespace (so the mounts are locked).
     """
-    _mount("-t", "tmpfs", "-o", f"size={TMPFS_SIZE},mode=1777", "tmpfs", "/tmp")
-    for folder in ("/tmp/work", "/tmp/home"):
+    scratch = config["scratch"]
+    _mount("-t", "tmpfs", "-o", f"size={TMPFS_SIZE},mode=1777", "tmpfs", scratch)
+    for folder in (f"{scratch}/work", f"{scratch}/home"):
         os.mkdir(folder)
         os.chmod(folder, 0o777)  # the worker's unprivileged user writes here
     if Path("/dev/shm").is_dir():
@@ -188,10 +190,10 @@ def _enter(config: dict) -> None:
     for folder in hidden:
         _mount("-t", "tmpfs", "-o", "ro,size=4k,mode=0555", "tmpfs", folder)
     for point in _mount_points():
-        if point in ("/tmp", "/dev/shm", *hidden, *_KEEP) or point.startswith(tuple(f"{k}/" for k in _KEEP)):
+        if point in (scratch, "/dev/shm", *hidden, *_KEEP) or point.startswith(tuple(f"{k}/" for k in _KEEP)):
             continue
         _mount("-o", "remount,bind,ro", point)
-    os.chdir("/tmp/work")
+    os.chdir(f"{scratch}/work")
     command = [
         "unshare", "--user", f"--map-user={UNPRIVILEGED}", f"--map-group={UNPRIVILEGED}", "--mount",
         *config["command"],
