@@ -199,3 +199,24 @@ def code_holes(z: Tensor, n: int = 20, q: float = 0.005) -> tuple[float, Tensor]
     centres = lo + torch.cartesian_prod(ticks, ticks) * (hi - lo)  # [n * n, 2]
     nearest = torch.cdist(centres, z).min(1).values  # distance from each centre to its nearest code
     return 1.0 - used.float().mean().item(), centres[nearest.argmax()].float()
+
+
+def gaussian_reference_holes(z: Tensor, n: int = 20, draws: int = 20, seed: int = 0) -> list[float]:
+    """:func:`code_holes`'s empty fraction for ``draws`` hole-free references: Gaussian samples with ``z``'s mean and covariance.
+
+    A finite sample of any density leaves cells of the box empty (more at its edges,
+    and more for a correlated density, whose box has empty corners), so "many empty
+    cells" means something only against such a reference, measured the same way on
+    the same number of points.
+
+    Args:
+        z: codes ``[N, 2]``.
+        n: cells per axis, as in :func:`code_holes`.
+        draws: how many reference samples.
+        seed: their random seed.
+    """
+    z = z.detach().double().cpu()
+    mean, chol = z.mean(0), torch.linalg.cholesky(torch.cov(z.T))
+    g = torch.Generator().manual_seed(seed)
+    return [code_holes(mean + torch.randn(len(z), 2, generator=g, dtype=torch.float64) @ chol.T, n)[0]
+            for _ in range(draws)]

@@ -84,3 +84,14 @@ def test_code_holes_counts_empty_cells_and_finds_the_gap():
     )  # an empty corner: farthest from both blobs
     with pytest.raises(ValueError, match="z must be"):
         B.code_holes(torch.rand(5, 3))
+
+
+def test_a_ring_has_more_holes_than_its_gaussian_references_and_the_references_are_seeded():
+    from course_lib.chapters.ch02_bottleneck import code_holes, gaussian_reference_holes
+
+    g = torch.Generator().manual_seed(0)
+    angle = 2 * torch.pi * torch.rand(2000, generator=g)
+    ring = torch.stack([angle.cos(), angle.sin()], 1) * (1 + 0.05 * torch.randn(2000, 1, generator=g))
+    refs = gaussian_reference_holes(ring, n=20, draws=10, seed=3)
+    assert len(refs) == 10 and refs == gaussian_reference_holes(ring, n=20, draws=10, seed=3)
+    assert code_holes(ring, n=20)[0] > max(refs) + 0.2  # the ring's middle is empty, a Gaussian's is not
