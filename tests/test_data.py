@@ -610,6 +610,9 @@ def test_mixture_posterior_agrees_with_bayes_rule_by_brute_force():
     mean = (weights[:, :, None] * means).sum(1)
     assert torch.allclose(mean, (w[:, None] * grid).sum(0, keepdim=True), atol=1e-3)  # grid step 0.004
     assert torch.allclose(data.mixture_denoiser(std, sigma)(x_tilde), mean)
+    # Tweedie: the posterior mean is x~ + sigma^2 times the blurred density's score.
+    tweedie = x_tilde + sigma**2 * data.smoothed_mixture_score(std, sigma)(x_tilde)
+    assert torch.allclose(mean, tweedie)
     # The mixture's variance along x: its components' shared variance plus the spread of their means.
     mixture_var = (weights[0] * (variance + means[0, :, 0] ** 2)).sum() - mean[0, 0] ** 2
     assert math.isclose((w * (grid[:, 0] - mean[0, 0]) ** 2).sum().item(), mixture_var.item(), rel_tol=1e-2)

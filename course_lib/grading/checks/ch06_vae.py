@@ -7,7 +7,6 @@ their own), then names the typical mistake when it recognises one.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -16,6 +15,7 @@ from torch import Tensor
 
 from course_lib.grading.core import Incorrect, Question
 from course_lib.grading.expect import close, expect_close, expect_shape, expect_tensor
+from course_lib.metrics import log_mean_exp as reference_log_mean_exp  # the book's own
 
 
 def reference_kl_normal(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -211,11 +211,6 @@ def check_interpolate(interpolate: Callable[[Tensor, Tensor, int], Tensor]) -> N
     out = interpolate(torch.zeros(3), torch.ones(3), 5)
     if expect_tensor(out, "interpolate must return a tensor").dtype != torch.float32:
         raise Incorrect(f"keep the codes' dtype float32 (got {out.dtype})")
-
-
-def reference_log_mean_exp(a: Tensor, dim: int) -> Tensor:
-    """``log mean_dim exp(a)``, stable for any magnitude."""
-    return torch.logsumexp(a, dim) - math.log(a.shape[dim])
 
 
 def reference_iwae_bound(log_px_given_z: Tensor, log_pz: Tensor, log_qz: Tensor) -> Tensor:
