@@ -45,3 +45,9 @@ def test_ledger_writes_atomically_and_reads_back(tmp_path):
     path = reproduce.write_ledger("x", {"a": 1}, tmp_path)
     assert reproduce.read_ledger("x", tmp_path) == {"a": 1} and not list(tmp_path.glob("*.tmp"))
     assert path.name == "x.json"
+
+
+def test_published_sizes_train_first_for_each_sigma():
+    order = reproduce.run_order([2000, 1, 8, 60, 3], [1.0, 0.5])
+    assert order[:5] == [(1.0, 60), (1.0, 1), (1.0, 2000), (1.0, 8), (1.0, 3)]
+    assert order[5:] == [(0.5, 60), (0.5, 1), (0.5, 2000), (0.5, 8), (0.5, 3)]
