@@ -79,14 +79,23 @@ def _phases(model: nn.Module) -> tuple[str, ...]:
     return tuple(getattr(model, "phases", ()))
 
 
+OPTIMIZERS = ("adam", "sgd")
+
+
 def _optimizers(
-    model: nn.Module, lr: float | Mapping[str, float], weight_decay: float, betas: tuple[float, float]
+    model: nn.Module, lr: float | Mapping[str, float], weight_decay: float, betas: tuple[float, float],
+    optimizer: str = "adam",
 ) -> dict[str | None, torch.optim.Optimizer]:
+    def make(params, rate: float) -> torch.optim.Optimizer:
+        if optimizer == "sgd":
+            return torch.optim.SGD(params, lr=rate, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=rate, weight_decay=weight_decay, betas=betas)
+
     phases = _phases(model)
     if not phases:
         if not isinstance(lr, (int, float)):
             raise TypeError(f"lr must be a float for a single-optimizer model, got {lr!r}")
-        return {None: torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)}
+        return {None: make(model.parameters(), lr)}
     groups = model.param_groups()
     missing = set(phases) - set(groups)
     if missing:
@@ -94,9 +103,7 @@ def _optimizers(
     rates = lr if isinstance(lr, Mapping) else {p: lr for p in phases}
     if set(rates) != set(phases):
         raise ValueError(f"lr needs one entry per phase {phases}, got keys {sorted(rates)}")
-    return {
-        p: torch.optim.Adam(groups[p], lr=rates[p], weight_decay=weight_decay, betas=betas) for p in phases
-    }
+    return {p: make(groups[p], rates[p]) for p in phases}
 
 
 def fit(
@@ -114,8 +121,9 @@ def fit(
     val_data: Data | None = None,
     progress: bool | None = None,
     on_epoch_end: Callable[[int, nn.Module], None] | None = None,
+    optimizer: str = "adam",
 ) -> History:
-    """Train ``model`` with Adam and return the per-epoch history.
+    """Train ``model`` with Adam (or plain SGD) and return the per-epoch history.
 
     Args:
         model: follows :class:`course_lib.models.AutoencoderModel`.
@@ -136,6 +144,7 @@ def fit(
             (:func:`course_lib.profile.progress_mode`).
         on_epoch_end: called as ``on_epoch_end(epoch, model)`` after each epoch
             (e.g. to save sample grids); the model is in eval mode during the call.
+        optimizer: ``"adam"``, or ``"sgd"`` (plain SGD without momentum; ``betas`` unused).
 
     Returns:
         ``{key: [value per epoch]}`` for every entry of ``model.loss`` (multi-phase
@@ -151,6 +160,8 @@ def fit(
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     for phase, rate in (lr.items() if isinstance(lr, Mapping) else [("", lr)]):
         _check_rate(f"lr[{phase!r}]" if phase else "lr", rate)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
         raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
     _check_inputs(model, _as_tuple(data, "data")[0], "data")
@@ -160,7 +171,7 @@ def fit(
     tensors = tuple(t.to(device) for t in _as_tuple(data, "data"))
     val = tuple(t.to(device) for t in _as_tuple(val_data, "val_data")) if val_data is not None else None
     model.to(device)
-    optimizers = _optimizers(model, lr, weight_decay, tuple(betas))
+    optimizers = _optimizers(model, lr, weight_decay, tuple(betas), optimizer)
 
     torch.manual_seed(seed)
     order_gen = torch.Generator().manual_seed(seed)  # batch order, independent of model noise

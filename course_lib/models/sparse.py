@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from course_lib.models.autoencoder import Autoencoder, reconstruction_loss
 from course_lib.models.shared import sigmoid_nets
-from course_lib.nets import IMAGE_SHAPE
+from course_lib.nets import IMAGE_SHAPE, mlp_decoder, mlp_encoder
 
 PENALTIES = ("l1", "kl")
 
@@ -88,10 +88,29 @@ class SparseAutoencoder(Autoencoder):
         latent_dim: int = 300,
         hidden: Sequence[int] = (),
         input_shape: int | Sequence[int] = IMAGE_SHAPE,
+        activation: type[nn.Module] = nn.Sigmoid,
         **kwargs,
     ) -> SparseAutoencoder:
-        """Logistic code units (one layer for ``hidden=()``, see ``sigmoid_nets``) plus the penalty."""
-        return cls(*sigmoid_nets(latent_dim, hidden, input_shape), **kwargs)
+        """Logistic code units (one layer for ``hidden=()``, see ``sigmoid_nets``) plus the penalty.
+
+        ``activation`` is the non-linearity of the ``hidden`` layers (the code stays logistic),
+        e.g. ``nn.SELU`` for the textbook's ``784-100-300`` encoder.
+        """
+        return cls(*sigmoid_nets(latent_dim, hidden, input_shape, activation), **kwargs)
+
+    @classmethod
+    def relu(
+        cls, latent_dim: int = 300, input_shape: int | Sequence[int] = IMAGE_SHAPE, **kwargs
+    ) -> SparseAutoencoder:
+        """One layer of ReLU code units, ``z = max(0, W x + b)``, and a linear decoder (logits) plus the penalty.
+
+        The penalty is L1 (the default here): an activation can then be *exactly* 0, unlike a
+        logistic unit's. The KL penalty needs codes in (0, 1) and is refused.
+        """
+        if kwargs.setdefault("penalty", "l1") != "l1":
+            raise ValueError(f"penalty must be 'l1' for ReLU codes (KL needs codes in (0, 1)), got {kwargs['penalty']!r}")
+        encoder = nn.Sequential(*mlp_encoder(input_shape, (), latent_dim), nn.ReLU())
+        return cls(encoder, mlp_decoder(latent_dim, (), input_shape), **kwargs)
 
     def activity_penalty(self, z: Tensor) -> Tensor:
         """The penalty of a batch of codes ``z`` ``[B, H]`` (before the weight ``lam``)."""

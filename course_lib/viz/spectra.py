@@ -131,22 +131,25 @@ def matrix_heatmaps(
 
 def activation_panels(
     codes: Mapping[str, Tensor], rho: float | Mapping[str, float] | None = None, n_inputs: int = 50,
-    bins: int = 40,
+    bins: int = 40, levels: bool = False,
 ) -> Figure:
     """Per model: heatmap of the code of a batch (top) and histogram of each unit's mean activation (bottom).
 
     Args:
         codes: ``{model: codes [N, H]}`` in [0, 1] (logistic units), over a test set;
-            the heatmap shows the first ``n_inputs`` rows, the histogram uses all ``N``.
+            the heatmap shows the first ``n_inputs`` rows, the histograms use all ``N``.
         rho: a target mean activation to mark on every histogram (dashed), or
             ``{model: target}`` for some of them, or None.
         n_inputs: inputs shown in each heatmap.
         bins: histogram bins on [0, 1].
+        levels: add a third row, the histogram of *all* activations ``z_nk`` as a share
+            of the ``N H`` values (the textbook's second histogram), with their mean dashed.
     """
     if not codes:
         raise ValueError("codes must not be empty")
-    fig, axes = plt.subplots(2, len(codes), figsize=(4.2 * len(codes) + 0.6, 6.2), squeeze=False,
-                             height_ratios=(1.2, 1), layout="constrained")
+    rows = 3 if levels else 2
+    fig, axes = plt.subplots(rows, len(codes), figsize=(4.2 * len(codes) + 0.6, 6.2 + 2.8 * (rows - 2)), squeeze=False,
+                             height_ratios=(1.2, 1, 1)[:rows], layout="constrained")
     edges = np.linspace(0, 1, bins + 1)
     for c, (name, z) in enumerate(codes.items()):
         z = z.detach().cpu().double().numpy()
@@ -162,8 +165,16 @@ def activation_panels(
             axes[1, c].legend(fontsize=8)
         axes[1, c].set(xlabel="mean activation q_k of a unit", xlim=(0, 1))
         axes[1, c].grid(alpha=0.3)
+        if levels:
+            axes[2, c].hist(z.ravel(), bins=edges, weights=np.full(z.size, 100.0 / z.size), color="tab:green")
+            axes[2, c].axvline(z.mean(), color="black", linestyle="--", linewidth=1, label=f"mean {z.mean():.2f}")
+            axes[2, c].legend(fontsize=8)
+            axes[2, c].set(xlabel="activation z_nk (every input, every unit)", xlim=(0, 1))
+            axes[2, c].grid(alpha=0.3)
     axes[0, 0].set_ylabel("input in the batch")
     axes[1, 0].set_ylabel("number of units")
+    if levels:
+        axes[2, 0].set_ylabel("% of all activations")
     fig.colorbar(im, ax=axes[0].tolist(), label="activation z_k")
     return fig
 

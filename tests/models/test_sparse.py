@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 from torch.distributions import Bernoulli, kl_divergence
 
 from course_lib.models.autoencoder import Autoencoder
@@ -79,3 +80,18 @@ def test_penalties_make_the_code_sparse():
     assert q["l1"].mean() < q["plain"].mean() / 3
     assert 0.025 < q["kl"].median() < 0.1  # pulled to the target rho = 0.05
     assert (codes["kl"] < 0.1).float().mean() > 0.75
+
+
+def test_relu_codes_reach_exact_zeros_where_logistic_codes_only_get_small():
+    """The L1 gradient at the pre-activation: lam for an active ReLU, lam * z (1 - z) for a logistic unit."""
+    a = torch.tensor([[-3.0, -0.5, 0.5, 3.0]], requires_grad=True)
+    for squash, expected in ((torch.relu, (a > 0).float()), (torch.sigmoid, torch.sigmoid(a) * (1 - torch.sigmoid(a)))):
+        (grad,) = torch.autograd.grad(2.0 * l1_activity(squash(a)), a)
+        torch.testing.assert_close(grad, 2.0 * expected.detach())
+    model = SparseAutoencoder.relu(6, input_shape=4, lam=0.5)
+    assert model.penalty == "l1" and isinstance(model.encoder[-1], nn.ReLU)
+    with torch.no_grad():
+        model.encoder[0].bias.fill_(-100.0)
+    assert torch.equal(model.encode(torch.rand(3, 4)), torch.zeros(3, 6))  # exactly 0, not small
+    with pytest.raises(ValueError, match="penalty must be 'l1' for ReLU"):
+        SparseAutoencoder.relu(6, input_shape=4, penalty="kl")

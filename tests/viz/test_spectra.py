@@ -93,3 +93,14 @@ def test_unit_activity_curves_sort_count_and_threshold():
     assert ax.lines[2].get_ydata()[0] == 0.01 and ax.get_yscale() == "log"
     with pytest.raises(ValueError, match="empty"):
         unit_activity_curves({})
+
+
+def test_activation_panels_levels_row_is_the_share_of_all_activations_per_bin():
+    z = torch.tensor([[0.01, 0.02, 0.5, 0.99], [0.03, 0.6, 0.04, 0.05]])
+    fig = activation_panels({"a": z}, bins=10, levels=True)
+    levels = fig.axes[2]
+    assert levels.get_ylabel() == "% of all activations"
+    heights = [p.get_height() for p in levels.patches]
+    np.testing.assert_allclose(heights, [62.5, 0, 0, 0, 0, 12.5, 12.5, 0, 0, 12.5])  # 5 of 8 values below 0.1
+    assert abs(levels.lines[0].get_xdata()[0] - z.double().mean().item()) < 1e-12
+    assert len(activation_panels({"a": z}).axes) == 3  # heatmap, means, colour bar: no levels row by default
