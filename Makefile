@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SMOKE := COURSE_PROFILE=smoke
 
-.PHONY: book test lint unit grading notebooks book-check exercises bench reproduce clean
+.PHONY: book test lint unit grading notebooks book-check browser exercises bench reproduce clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,28 +28,35 @@ book: $(STAMP)
 	COURSE_PROGRESS=$${COURSE_PROGRESS:-log} $(BIN)/jupyter-book build . -W
 	@$(BIN)/python tools/build_times.py --since $$(cat _build/.started)
 
-test: lint unit notebooks book-check
+test: lint unit notebooks book-check browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(SMOKE) $(BIN)/pytest tests -q -p no:cacheprovider -m "not notebook"
+	$(SMOKE) $(BIN)/pytest tests -q -p no:cacheprovider -m "not notebook and not browser"
 
 # The chapters run under the build's executor (nbclient, _config.yml's settings), the
-# solutions under nbval. Every claim's verdict and numbers are collected in _build/claims.txt.
+# solutions under nbval. Every claim's verdict and numbers are collected in _build/claims.txt;
+# the executed chapters are saved under _build/executed for book-check.
 notebooks: $(STAMP)
 	mkdir -p _build && rm -f _build/claims.txt
-	$(SMOKE) COURSE_CLAIMS_LOG=$(CURDIR)/_build/claims.txt $(BIN)/pytest -q -p no:cacheprovider -m notebook tests/notebooks
+	$(SMOKE) COURSE_CLAIMS_LOG=$(CURDIR)/_build/claims.txt COURSE_EXECUTED_DIR=$(CURDIR)/_build/executed \
+		$(BIN)/pytest -q -p no:cacheprovider -m notebook tests/notebooks
 	$(SMOKE) COURSE_CLAIMS_LOG=$(CURDIR)/_build/claims.txt $(BIN)/pytest -q -p no:cacheprovider --nbval-lax solutions
 	@echo "claims checked (profile smoke):" && cat _build/claims.txt
 
-# Structure only: `notebooks` has already executed every notebook in this run.
+# The book from the chapters `notebooks` executed (_build/executed), with execution off:
+# tools/ci_book_source.py mirrors the source into _build/ci/src with those copies as chapters.
 # Built into _build/ci so it never overwrites the executed book of `make book`.
 book-check: $(STAMP)
-	mkdir -p _build/ci
-	$(BIN)/python tools/book_ci_config.py _build/ci/config.yml
-	$(BIN)/jupyter-book build . -W -n --keep-going --config _build/ci/config.yml --path-output _build/ci
+	$(BIN)/python tools/ci_book_source.py _build/ci/src --executed _build/executed
+	rm -rf _build/ci/_build
+	$(BIN)/jupyter-book build _build/ci/src -W -n --keep-going --path-output _build/ci
+
+# book-check's pages in headless Chromium (math, images, links, sliders, nothing fetched).
+browser: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider -m browser tests/browser
 
 exercises: $(STAMP)
 	$(BIN)/python -m course_lib.grading.make_exercises

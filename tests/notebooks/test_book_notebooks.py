@@ -6,11 +6,18 @@ build. A cell that fails or stalls fails the test within ``CELL_TIMEOUT`` second
 the notebook and cell, instead of waiting the build's 30 minutes. A chapter whose
 execution made nbclient mimic an Output widget fails too: that is the condition under
 which the build's cells stall (see ``course_lib/widgets.py``).
+
+With ``COURSE_EXECUTED_DIR`` set (`make notebooks` sets ``_build/executed``), each executed
+chapter is saved there as ``book/NN_topic.ipynb``: CI's book build (``make book-check``,
+``tools/ci_book_source.py``) shows those outputs instead of executing the chapters again.
+Progress goes to the terminal (``COURSE_PROGRESS=log``, as in `make book`), never into a page.
 """
 
+import os
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from tools.execute_notebook import execute
@@ -28,11 +35,25 @@ CAPTURING = re.compile(r"\bwith\s+\w+\s*:|interactive_output|\binteract(ive)?\s*
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
 def test_chapter_executes_under_the_builds_executor(path, monkeypatch):
     monkeypatch.setenv("COURSE_PROFILE", "smoke")
-    run, _ = execute(path, timeout=CELL_TIMEOUT)
+    monkeypatch.setenv("COURSE_PROGRESS", "log")
+    saved = Path(os.environ["COURSE_EXECUTED_DIR"]) / "book" / path.name if os.environ.get("COURSE_EXECUTED_DIR") else None
+    if saved:
+        saved.unlink(missing_ok=True)  # a failed run leaves no copy behind for the book to show
+    run, nb = execute(path, timeout=CELL_TIMEOUT)
     cells = ", ".join(f"cell {i} {s:.1f} s" for i, s in run.slowest(3))
     print(f"{run.seconds:.1f} s, slowest: {cells}")
     assert run.error is None, run.error
     assert run.output_hooks == 0, f"{path.name}: nbclient had to mimic an Output widget {run.output_hooks} times"
+    if saved:
+        save_executed(nb, saved)
+
+
+def save_executed(nb, target: Path) -> None:
+    """Write an executed chapter atomically (temp + rename), so a killed run leaves no half copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, tmp)
+    tmp.replace(target)
 
 
 def test_chapters_exist():
@@ -41,8 +62,6 @@ def test_chapters_exist():
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
 def test_no_chapter_captures_output_in_a_widget(path):
-    import nbformat
-
     nb = nbformat.read(path, as_version=4)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
