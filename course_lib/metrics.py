@@ -423,7 +423,7 @@ def mmd2(x: Tensor, y: Tensor, bandwidth: float | Sequence[float]) -> float:
 
     ``MMD^2 = E k(x, x') + E k(y, y') - 2 E k(x, y)`` with the Gaussian kernel of
     :func:`gaussian_kernel` (one width or a sum over several), each within-sample mean over
-    pairs ``i != j`` (Gretton et al., 2012). Zero in expectation exactly when the two
+    pairs ``i != j`` (Gretton et al., 2012, JMLR 13: 723-773). Zero in expectation exactly when the two
     distributions are equal; can dip slightly below 0.
     """
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or len(x) < 2 or len(y) < 2:
