@@ -65,6 +65,42 @@ EXPERIMENTS = {
 }
 
 
+@dataclass(frozen=True)
+class Headline:
+    """One headline number of a seed: what it measures, its published values, and how to reproduce it.
+
+    ``experiment`` names the ledger entry that holds the reference run, or is ``None`` while no
+    reference experiment exists for it (the appendix then says so instead of showing a number).
+    """
+
+    seed: str
+    quantity: str
+    published: str
+    source: str
+    experiment: str | None
+    command: str
+
+
+HEADLINES = (
+    Headline("000 (BAE)", "W's accuracy on reconstructions of noisy MNIST digits (sigma = 1), paper's statistic",
+             "about 0.20 at nu = 1, 0.71 near nu = 60, 0.67 at nu = 2000 (read off the plot)",
+             "Malamud et al. (2022), generator_quality/mnist", "bae_mnist",
+             "python -m course_lib.reproduce bae_mnist"),
+    Headline("003 (AAE)", "Parzen-window log-likelihood of 10K samples on the 10K MNIST test digits (nats)",
+             "340 +- 2 (Makhzani et al., 2015); seed's reproduction 345 +- 1.94, the reference repository's "
+             "model 298 +- 1.71, without dropout 232 +- 2.01", "seed 003's README", None,
+             "(no reference experiment yet: chapter 7 runs the seed's model at the profile's scale)"),
+    Headline("VAE (Burda et al.)", "test NLL on binarized MNIST by the IWAE bound, k = 5000 (nats)",
+             "86.76 (VAE, one stochastic layer, k = 1 training); 84.78 (IWAE, k = 50)",
+             "Burda et al. (2016), Table 1", None,
+             "(no reference experiment yet: chapter 6 evaluates the bound at the profile's scale)"),
+    Headline("000 (BAE)", "context encoder LPIPS and distance-regularized GAN FID against the bottleneck size",
+             "curves on CelebA (figures only; no numbers in the seed)", "Malamud et al. (2022)", None,
+             "(no reference experiment yet: chapter 8 runs MNIST versions at the profile's scale)"),
+)
+"""Every seed headline number the book compares with, in the order of the appendix."""
+
+
 def _commit() -> str:
     try:
         root = Path(__file__).resolve().parent.parent
@@ -211,11 +247,43 @@ def bae_mnist(
     return out
 
 
+def bae_epoch_seconds(steps: int = 40, latent_dim: int = 60) -> float:
+    """Measured seconds of one ``bae_mnist`` training epoch on this machine (extrapolated from ``steps`` steps).
+
+    Times :func:`~course_lib.chapters.ch08_bae.fit_bae`'s inner loop on the paper's model
+    (``784-512-256-nu``, batch 32, W's forward and backward pass included) with an untrained W
+    of the judge's architecture, on the current device and thread setting, and scales to
+    the ``full`` profile's 50,000 images; the per-epoch scoring of 20,000 images is left out.
+    """
+    from course_lib.chapters.ch08_bae import noisy
+    from course_lib.data import mnist
+    from course_lib.models.bae import BenignAutoencoder
+    from course_lib.models.classifier import MnistClassifier
+    from course_lib.profile import get_profile
+    from course_lib.train import fit
+
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, got {steps}")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        judge_net = MnistClassifier().eval().requires_grad_(False)
+        model = BenignAutoencoder.mlp(judge_net, latent_dim)
+        x, y = mnist("train", n=32 * steps)
+        data = (x, y, noisy(x, model.sigma, 0))
+        fit(model, tuple(t[:64] for t in data), epochs=1, batch_size=32, progress=False)  # warm-up
+        start = time.perf_counter()
+        fit(model, data, epochs=1, batch_size=32, betas=(0.5, 0.999), shuffle=False, progress=False)
+        seconds = time.perf_counter() - start
+    return seconds / steps * (get_profile("full").n_train / 32)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line: ``--list``, or run one experiment and write its ledger entry."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.reproduce", description=__doc__.split("\n")[0])
     parser.add_argument("experiment", nargs="?", choices=sorted(EXPERIMENTS))
     parser.add_argument("--list", action="store_true", help="list the experiments and their ledger state")
+    parser.add_argument("--no-cost", dest="cost", action="store_false",
+                        help="--list without timing an epoch of each experiment here")
     parser.add_argument("--workers", type=int, default=1, help="runs trained at once (one process each)")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(BAE_SIZES), help="bae_mnist: the nu grid")
     parser.add_argument("--sigmas", type=float, nargs="+", default=[1.0, 0.5], help="bae_mnist: noise levels")
@@ -225,10 +293,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n-train", type=int, default=None, help="reduced runs only (not paper scale)")
     args = parser.parse_args(argv)
     if args.list or args.experiment is None:
+        from course_lib.profile import set_threads
+
+        threads = set_threads()
+        costs = {"bae_mnist": bae_epoch_seconds} if args.cost else {}
         for e in EXPERIMENTS.values():
             entry = read_ledger(e.name, args.out)
             state = f"ran {entry['provenance']['date']} on {entry['provenance']['device']}" if entry else "not run"
             print(f"{e.name}: {e.description}\n    ledger: {state}")
+            if e.name in costs:
+                epoch = costs[e.name]()
+                print(f"    measured here ({threads} thread(s)): {epoch:.0f} s per training epoch, about "
+                      f"{epoch * 20 * len(BAE_SIZES) * 2 / 3600:.1f} h for the whole grid (20 epochs, "
+                      f"{len(BAE_SIZES)} sizes, 2 sigmas) in one process, scoring not included")
+        missing = [h for h in HEADLINES if h.experiment is None]
+        print("\nseed headline numbers without a reference experiment yet:")
+        for h in missing:
+            print(f"  {h.seed}: {h.quantity}: {h.published}")
         return 0
     if args.workers < 1:
         parser.error(f"--workers must be >= 1, got {args.workers}")

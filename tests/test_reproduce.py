@@ -31,14 +31,24 @@ def test_a_reduced_bae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
     assert all(p >= t - 1e-9 for p, t in zip(r["paper_curve"], r["test_curve"]))  # max over epochs >= one epoch
     assert r["paper_size"] in (2, 8) and r["best_size"] in (2, 8)
     assert set(r["widest_vs_best"]) == {"only_a", "only_b", "diff", "p_b_better"}
-    assert reproduce.main(["--list", "--out", str(tmp_path)]) == 0
+    assert reproduce.main(["--list", "--no-cost", "--out", str(tmp_path)]) == 0
     assert "bae_mnist" in capsys.readouterr().out
 
 
-def test_list_without_a_ledger_says_not_run(tmp_path, capsys):
+def test_list_without_a_ledger_says_not_run_and_measures_an_epoch(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(reproduce, "bae_epoch_seconds", lambda: 30.0)
     assert reproduce.main(["--list", "--out", str(tmp_path)]) == 0
-    assert "ledger: not run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ledger: not run" in out and "30 s per training epoch, about 7.3 h for the whole grid" in out
+    assert "seed headline numbers without a reference experiment yet" in out and "340 +- 2" in out
     assert reproduce.read_ledger("bae_mnist", tmp_path) is None
+
+
+def test_an_epoch_is_timed_on_the_papers_model_and_scaled_to_50000_images():
+    seconds = reproduce.bae_epoch_seconds(steps=3)
+    assert 0 < seconds < 3600
+    with pytest.raises(ValueError, match="steps must be >= 2"):
+        reproduce.bae_epoch_seconds(steps=1)
 
 
 def test_ledger_writes_atomically_and_reads_back(tmp_path):

@@ -24,6 +24,7 @@ from tools.execute_notebook import execute
 
 BOOK = Path(__file__).resolve().parents[2] / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))  # the chapters and the appendix (reproduction.ipynb)
 CELL_TIMEOUT = 900  # a smoke cell takes seconds; a stall shows within this bound, not 30 minutes
 
 # Widgets that capture output (``with out:``, interact, interactive_output) make the build's
@@ -32,7 +33,7 @@ CAPTURING = re.compile(r"\bwith\s+\w+\s*:|interactive_output|\binteract(ive)?\s*
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_chapter_executes_under_the_builds_executor(path, monkeypatch):
     monkeypatch.setenv("COURSE_PROFILE", "smoke")
     monkeypatch.setenv("COURSE_PROGRESS", "log")
@@ -57,10 +58,10 @@ def save_executed(nb, target: Path) -> None:
 
 
 def test_chapters_exist():
-    assert len(CHAPTERS) == 8
+    assert len(CHAPTERS) == 8 and len(NOTEBOOKS) == 9
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_no_chapter_captures_output_in_a_widget(path):
     nb = nbformat.read(path, as_version=4)
     for i, cell in enumerate(nb.cells):
