@@ -51,6 +51,36 @@ def interpolate(z1: Tensor, z2: Tensor, steps: int) -> Tensor:
     return (1 - lam) * z1 + lam * z2
 
 
+def slerp(z1: Tensor, z2: Tensor, t: float) -> Tensor:
+    """Spherical interpolation of codes ``[..., K]``: the direction follows the great circle, the norm moves linearly.
+
+    ``z(t) = ((1 - t) |z1| + t |z2|) * (sin((1 - t) W) u1 + sin(t W) u2) / sin W`` with unit
+    vectors ``u1, u2`` and the angle ``W`` between them (White, 2016). Two typical codes of a
+    ``K``-d Gaussian have nearly equal norms, about ``sqrt(K)``, and are nearly orthogonal, so
+    their *linear* midpoint has norm about ``sqrt(K / 2)``: off the shell where the prior's
+    mass lies. The spherical one stays on it. Pairs at angle ~0 fall back to the linear path.
+
+    Args:
+        z1: start codes ``[..., K]``.
+        z2: end codes of the same shape (rows are interpolated pairwise).
+        t: position in ``[0, 1]`` (0: ``z1``, 1: ``z2``).
+    """
+    if z1.shape != z2.shape or z1.ndim < 1:
+        raise ValueError(f"z1 and z2 must have one shape [..., K], got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    if not 0 <= t <= 1:
+        raise ValueError(f"t must be in [0, 1], got {t}")
+    n1, n2 = z1.norm(dim=-1, keepdim=True), z2.norm(dim=-1, keepdim=True)
+    u1, u2 = z1 / n1.clamp_min(1e-12), z2 / n2.clamp_min(1e-12)
+    omega = torch.arccos((u1 * u2).sum(-1, keepdim=True).clamp(-1.0, 1.0))
+    sin = torch.sin(omega)
+    tiny = sin.abs() < 1e-6
+    w1 = torch.where(tiny, torch.full_like(omega, 1 - t), torch.sin((1 - t) * omega) / sin.where(~tiny, 1.0))
+    w2 = torch.where(tiny, torch.full_like(omega, t), torch.sin(t * omega) / sin.where(~tiny, 1.0))
+    direction = w1 * u1 + w2 * u2
+    direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return ((1 - t) * n1 + t * n2) * direction
+
+
 def unit_activity(mu: Tensor) -> Tensor:
     """``Cov_x(E_q[z_u])`` for each latent unit ``u``: the variance over inputs of ``mu`` ``[K]``.
 

@@ -7,7 +7,7 @@ import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from course_lib.metrics import iwae_bound
-from course_lib.models.vae import VAE, interpolate, kl_normal, reparameterize, unit_activity
+from course_lib.models.vae import VAE, interpolate, kl_normal, reparameterize, slerp, unit_activity
 
 
 def test_reparameterize_formula_distribution_and_gradients():
@@ -133,3 +133,23 @@ def test_chapter_figures_are_labelled():
     labels = [line.get_label() for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")]
     assert labels == ["a: 2 active", "b: 0 active"]
     assert fig.axes[0].get_yscale() == "log"
+
+
+def test_slerp_turns_along_the_great_circle_and_interpolates_the_norm():
+    e1, e2 = torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 2.0, 0.0]])
+    mid = slerp(e1, e2, 0.5)
+    torch.testing.assert_close(mid, 1.5 * torch.tensor([[1.0, 1.0, 0.0]]) / 2**0.5)  # 45 degrees, norm (1 + 2) / 2
+    torch.testing.assert_close(slerp(e1, e2, 0.0), e1)
+    torch.testing.assert_close(slerp(e1, e2, 1.0), e2)
+    third = slerp(e1, e2, 1 / 3)  # angle 30 degrees from e1
+    torch.testing.assert_close(third / third.norm(), torch.tensor([[3**0.5 / 2, 0.5, 0.0]]))
+    torch.testing.assert_close(slerp(e1, 3 * e1, 0.5), 2 * e1)  # parallel codes: the linear path
+    z = torch.randn(500, 20, generator=torch.Generator().manual_seed(0))
+    w = torch.randn(500, 20, generator=torch.Generator().manual_seed(1))
+    ratio = ((z + w) / 2).norm(dim=1).mean() / z.norm(dim=1).mean()
+    assert 0.65 < ratio < 0.78  # the linear midpoint falls inside the shell (about 1 / sqrt 2)
+    torch.testing.assert_close(slerp(z, w, 0.5).norm(dim=1), (z.norm(dim=1) + w.norm(dim=1)) / 2)
+    with pytest.raises(ValueError, match="t must be"):
+        slerp(e1, e2, 1.5)
+    with pytest.raises(ValueError, match="one shape"):
+        slerp(e1, e2[:, :2], 0.5)
