@@ -23,7 +23,7 @@ from course_lib.data import mnist
 from course_lib.metrics import mse_per_sample, pca
 from course_lib.models.autoencoder import Autoencoder
 from course_lib.profile import Profile, get_profile
-from course_lib.train import History, apply_batched, fit
+from course_lib.train import History, apply_batched, evaluate, fit
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -126,7 +126,8 @@ def latent_size_sweep(
     """Test reconstruction error of the MLP AE and of PCA at each code size.
 
     Each AE is :func:`trained_mlp_ae` (cached). Both are scored in squared error,
-    PCA's own criterion, although the AEs are trained with BCE.
+    PCA's own criterion, although the AEs are trained with BCE; the AEs' test BCE (their
+    training loss, nats per image) is returned too.
 
     Args:
         sizes: code sizes, e.g. ``[2, 4, 8, 16, 30, 64, 128]``.
@@ -134,13 +135,14 @@ def latent_size_sweep(
         activation: the AE's non-linearity.
 
     Returns:
-        ``{"autoencoder": [mse per size], "PCA": [mse per size]}``.
+        ``{"autoencoder": [mse per size], "PCA": [mse per size], "autoencoder BCE": [nats per size]}``.
     """
     profile = profile or get_profile()
     x_test, _ = mnist("test", n=profile.n_test)
-    ae = [reconstruction_mse(trained_mlp_ae(k, profile, activation=activation)[0], x_test) for k in sizes]
+    models = [trained_mlp_ae(k, profile, activation=activation)[0] for k in sizes]
     x_train, _ = mnist("train", n=profile.n_train)
-    return {"autoencoder": ae, "PCA": pca_errors(x_train, x_test, sizes)}
+    return {"autoencoder": [reconstruction_mse(m, x_test) for m in models], "PCA": pca_errors(x_train, x_test, sizes),
+            "autoencoder BCE": [evaluate(m, x_test)["rec"] for m in models]}
 
 
 def train_toy_ae(

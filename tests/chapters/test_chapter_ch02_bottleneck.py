@@ -62,12 +62,15 @@ def test_mnist_models_are_cached_and_the_sweep_is_consistent():
     cnn, _ = B.trained_conv_ae(6, TINY)
     assert cnn.encode(torch.rand(2, 1, 28, 28)).shape == (2, 6)
     sweep = B.latent_size_sweep([2, 4], TINY)
-    assert set(sweep) == {"autoencoder", "PCA"} and len(sweep["autoencoder"]) == 2
+    assert set(sweep) == {"autoencoder", "PCA", "autoencoder BCE"} and len(sweep["autoencoder"]) == 2
     assert sweep["PCA"][1] < sweep["PCA"][0]  # PCA's error never grows with k
     from course_lib.data import mnist
 
     x_test, _ = mnist("test", n=TINY.n_test)
     assert sweep["autoencoder"][1] == pytest.approx(B.reconstruction_mse(model, x_test))  # the cached model
+    from course_lib.train import evaluate
+
+    assert sweep["autoencoder BCE"][1] == pytest.approx(evaluate(model, x_test)["rec"])  # its training loss
 
 
 def test_code_holes_counts_empty_cells_and_finds_the_gap():
