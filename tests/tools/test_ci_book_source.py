@@ -33,9 +33,13 @@ def test_the_mirror_holds_the_executed_chapter_and_execution_is_off(repo, tmp_pa
     bar = nbformat.v4.new_output("display_data", data=WIDGET)
     _chapter(tmp_path / "executed" / "book" / "01_a.ipynb", outputs=[png, twin, bar])
     out = tmp_path / "mirror"
-    _chapter(repo / "book" / "appendix.ipynb", code="y = 1")  # not a chapter: copied as committed
-    assert lay_out(out, tmp_path / "executed", root=repo) == (["01_a.ipynb"], ["appendix.ipynb"])
-    assert (out / "book" / "appendix.ipynb").read_text() == (repo / "book" / "appendix.ipynb").read_text()
+    _chapter(repo / "book" / "appendix.ipynb", code="y = 1")  # not a chapter, executed all the same
+    with pytest.raises(FileNotFoundError, match="appendix.ipynb: no executed copy"):
+        lay_out(out, tmp_path / "executed", root=repo)
+    _chapter(tmp_path / "executed" / "book" / "appendix.ipynb", code="y = 1", outputs=[png])
+    assert lay_out(out, tmp_path / "executed", root=repo) == ["01_a.ipynb", "appendix.ipynb"]
+    (appendix,) = [c for c in nbformat.read(out / "book" / "appendix.ipynb", as_version=4).cells if c.cell_type == "code"]
+    assert appendix.outputs[0]["data"]["image/png"] == png["data"]["image/png"]
     config = yaml.safe_load((out / "_config.yml").read_text())
     assert config["execute"] == {"execute_notebooks": "off", "timeout": 5}
     assert (out / "_toc.yml").read_text() == "root: book/intro\n"
