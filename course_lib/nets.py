@@ -3,11 +3,13 @@
 Every builder returns a plain ``nn.Sequential`` so a student can print it and
 see each layer. Decoders return *logits* (no output activation): the model
 decides how to turn them into an image (sigmoid for a Bernoulli likelihood).
+:func:`glorot_init` and :func:`eval_mode` are the two helpers every net can use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -22,14 +24,15 @@ def _check_sizes(name: str, sizes: Sequence[int]) -> None:
 
 def mlp(
     sizes: Sequence[int],
-    activation: type[nn.Module] = nn.ReLU,
+    activation: Callable[[], nn.Module] = nn.ReLU,
     dropout: float = 0.0,
 ) -> nn.Sequential:
     """A stack of ``Linear`` layers with ``activation`` between them (not after the last).
 
     Args:
         sizes: ``[in, hidden..., out]``, at least two entries.
-        activation: the non-linearity class, e.g. ``nn.ReLU`` or ``nn.Sigmoid``.
+        activation: makes the non-linearity: a class such as ``nn.ReLU`` or ``nn.Sigmoid``, or
+            ``functools.partial(nn.LeakyReLU, 0.2)``.
         dropout: dropout probability after each hidden activation.
     """
     if len(sizes) < 2:
@@ -49,7 +52,7 @@ def mlp_encoder(
     input_shape: int | Sequence[int],
     hidden: Sequence[int],
     latent_dim: int,
-    activation: type[nn.Module] = nn.ReLU,
+    activation: Callable[[], nn.Module] = nn.ReLU,
     dropout: float = 0.0,
 ) -> nn.Sequential:
     """MLP encoder ``[B, *input_shape] -> [B, latent_dim]`` (no activation on the code).
@@ -71,7 +74,7 @@ def mlp_decoder(
     latent_dim: int,
     hidden: Sequence[int],
     output_shape: int | Sequence[int],
-    activation: type[nn.Module] = nn.ReLU,
+    activation: Callable[[], nn.Module] = nn.ReLU,
     dropout: float = 0.0,
 ) -> nn.Sequential:
     """MLP decoder ``[B, latent_dim] -> [B, *output_shape]`` logits.
@@ -84,10 +87,21 @@ def mlp_decoder(
     return nn.Sequential(*net, nn.Unflatten(1, shape)) if len(shape) > 1 else net
 
 
+def glorot_init(module: nn.Module) -> None:
+    """Glorot-uniform weights and zero biases for ``Linear`` layers (apply with ``model.apply``).
+
+    The default of Keras's ``Dense`` and of PaddlePaddle's ``Linear``; PyTorch's default
+    differs (Kaiming-uniform with ``a = sqrt(5)``, and uniform biases).
+    """
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
 def conv_encoder(
     channels: Sequence[int] = (16, 32, 64),
     latent_dim: int | None = None,
-    activation: type[nn.Module] = nn.ReLU,
+    activation: Callable[[], nn.Module] = nn.ReLU,
 ) -> nn.Sequential:
     """Three stride-2 3x3 convolutions: ``[B, 1, 28, 28] -> [B, C, 4, 4]``.
 
@@ -113,7 +127,7 @@ def conv_encoder(
 def conv_decoder(
     channels: Sequence[int] = (16, 32, 64),
     latent_dim: int | None = None,
-    activation: type[nn.Module] = nn.ReLU,
+    activation: Callable[[], nn.Module] = nn.ReLU,
 ) -> nn.Sequential:
     """Mirror of :func:`conv_encoder`: code -> ``[B, 1, 28, 28]`` logits.
 
@@ -134,3 +148,14 @@ def conv_decoder(
         nn.ConvTranspose2d(c1, IMAGE_SHAPE[0], 3, stride=2, padding=1, output_padding=1),  # -> 28
     ]
     return nn.Sequential(*layers)
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """Put ``module`` in eval mode for the block, then restore the mode it had."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from course_lib.nets import eval_mode
 from course_lib.profile import get_device, progress_bar, rebalance_threads
 
 History = dict[str, list[float]]
@@ -224,19 +225,17 @@ def evaluate(model: nn.Module, data: Data, *, batch_size: int = 1000) -> dict[st
     """
     tensors = _as_tuple(data, "data")
     _positive_int("batch_size", batch_size)
-    was_training = model.training
-    model.eval()
     phases = _phases(model) or (None,)
     sums: dict[str, float] = {}
     n = len(tensors[0])
-    for start in range(0, n, batch_size):
-        batch = tuple(t[start : start + batch_size] for t in tensors)
-        for phase in phases:
-            out = model.loss(*batch) if phase is None else model.loss(*batch, phase=phase)
-            for key, value in out.items():
-                name = key if phase is None or key != "loss" else f"loss_{phase}"
-                sums[name] = sums.get(name, 0.0) + float(value) * len(batch[0])
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, n, batch_size):
+            batch = tuple(t[start : start + batch_size] for t in tensors)
+            for phase in phases:
+                out = model.loss(*batch) if phase is None else model.loss(*batch, phase=phase)
+                for key, value in out.items():
+                    name = key if phase is None or key != "loss" else f"loss_{phase}"
+                    sums[name] = sums.get(name, 0.0) + float(value) * len(batch[0])
     return {k: v / n for k, v in sums.items()}
 
 

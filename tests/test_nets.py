@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.nets import conv_decoder, conv_encoder, mlp, mlp_decoder, mlp_encoder
+from course_lib.nets import conv_decoder, conv_encoder, eval_mode, glorot_init, mlp, mlp_decoder, mlp_encoder
 
 
 def test_mlp_layers_and_activation_placement():
@@ -34,3 +34,24 @@ def test_conv_shapes(latent_dim):
 def test_conv_rejects_wrong_channel_count():
     with pytest.raises(ValueError, match="channels"):
         conv_encoder((8, 16))
+
+
+def test_glorot_init_bounds_the_weights_and_zeroes_the_biases():
+    torch.manual_seed(0)
+    net = mlp([300, 100, 10])
+    net.apply(glorot_init)
+    for layer in (m for m in net if isinstance(m, torch.nn.Linear)):
+        bound = (6 / (layer.in_features + layer.out_features)) ** 0.5
+        assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.9 * bound
+        assert torch.count_nonzero(layer.bias) == 0
+
+
+def test_eval_mode_restores_the_mode_even_after_an_error():
+    net = mlp([4, 8, 2], dropout=0.5).train()
+    with pytest.raises(RuntimeError), eval_mode(net):
+        assert not net.training and not net[2].training
+        raise RuntimeError("inside")
+    assert net.training and net[2].training
+    with eval_mode(net.eval()):
+        pass
+    assert not net.training

@@ -23,7 +23,7 @@ from course_lib.cache import trained
 from course_lib.chapters.common import fit_mnist
 from course_lib.data import mnist
 from course_lib.models.sparse import SparseAutoencoder
-from course_lib.nets import IMAGE_SHAPE
+from course_lib.nets import IMAGE_SHAPE, glorot_init
 from course_lib.profile import Profile, get_profile
 from course_lib.train import History, fit
 
@@ -72,18 +72,11 @@ def trained_sparse(
     return model
 
 
-def keras_init(module: nn.Module) -> None:
-    """Keras's default ``Dense`` initialization: Glorot-uniform weights, zero biases (apply with ``model.apply``)."""
-    if isinstance(module, nn.Linear):
-        nn.init.xavier_uniform_(module.weight)
-        nn.init.zeros_(module.bias)
-
-
 def textbook_sparse(penalty: str, lam: float, rho: float = TEXTBOOK_RHO) -> SparseAutoencoder:
     """The textbook's untrained ``784-100-300-100-784`` autoencoder: SELU hidden layers, a logistic code of 300.
 
     The decoder ends in logits (the course's Bernoulli likelihood) where Keras ends in a
-    sigmoid; the weights start as Keras's do (:func:`keras_init`).
+    sigmoid; the weights start as Keras's do (:func:`~course_lib.nets.glorot_init`).
 
     Args:
         penalty: ``"l1"`` or ``"kl"`` (``lam=0``: no penalty).
@@ -92,7 +85,7 @@ def textbook_sparse(penalty: str, lam: float, rho: float = TEXTBOOK_RHO) -> Spar
     """
     model = SparseAutoencoder.sigmoid(300, hidden=(100,), input_shape=IMAGE_SHAPE, activation=nn.SELU,
                                       penalty=penalty, lam=lam, rho=rho)
-    model.apply(keras_init)
+    model.apply(glorot_init)
     return model
 
 
