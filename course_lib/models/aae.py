@@ -21,7 +21,8 @@ importable from here; Chapter 7's trained models are in :mod:`course_lib.chapter
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -29,7 +30,7 @@ from torch.distributions import Categorical, Distribution, Independent, MixtureS
 
 from course_lib.models.autoencoder import Autoencoder, reconstruction_loss
 from course_lib.models.shared import discriminator_loss, generator_loss, reparameterize
-from course_lib.nets import mlp, mlp_decoder, mlp_encoder
+from course_lib.nets import eval_mode, mlp, mlp_decoder, mlp_encoder
 
 PRIORS = ("gaussian", "mixture")
 
@@ -79,10 +80,19 @@ class AAE(Autoencoder):
         stochastic: Gaussian ``q(z|x)`` with the reparameterization trick (the reproduction's
             choice); ``False``: the deterministic encoder ``z = mu(x)`` (the paper's main one, and
             the one that survives a short CPU budget without its posterior collapsing).
+        noise_std: the reparameterization draws ``z = mu + noise_std * exp(logvar_net / 2) * eps``,
+            ``eps ~ N(0, I)``, where ``logvar_net`` is the encoder's second output. The seed's code
+            draws its noise from ``N(0, 5^2)`` (``noise_std = 5``): the same Gaussian family, whose
+            posterior std starts near the prior's 5 instead of near 1. :meth:`posterior` returns the
+            log-variance of ``q(z|x)`` itself, ``logvar_net + 2 log noise_std``.
+        adversarial_betas: Adam's ``(beta1, beta2)`` for the two adversarial phases; ``(0.5, 0.999)``
+            is the usual GAN setting, the seed keeps Adam's default ``(0.9, 0.999)``.
+        disc_sees_eval_codes: compute the codes ``D`` learns from with the encoder in eval mode
+            (no dropout; the reparameterization noise stays), as the seed's training loop does;
+            the reconstruction and generator phases keep the current mode.
     """
 
     phases = ("rec", "disc", "gen")
-    adversarial_betas = (0.5, 0.999)
 
     def __init__(
         self,
@@ -92,9 +102,18 @@ class AAE(Autoencoder):
         prior: Distribution,
         recon: str = "bce",
         stochastic: bool = False,
+        noise_std: float = 1.0,
+        adversarial_betas: tuple[float, float] = (0.5, 0.999),
+        disc_sees_eval_codes: bool = False,
     ):
         super().__init__(encoder, decoder, recon)
+        if noise_std <= 0:
+            raise ValueError(f"noise_std must be > 0, got {noise_std}")
+        if len(adversarial_betas) != 2 or not all(0 <= b < 1 for b in adversarial_betas):
+            raise ValueError(f"adversarial_betas must be two numbers in [0, 1), got {adversarial_betas}")
         self.discriminator, self.prior, self.stochastic = discriminator, prior, stochastic
+        self.noise_std, self.adversarial_betas = float(noise_std), tuple(adversarial_betas)
+        self.disc_sees_eval_codes = disc_sees_eval_codes
         self.latent_dim = prior.event_shape[0]
 
     @classmethod
@@ -107,19 +126,24 @@ class AAE(Autoencoder):
         dropout: float = 0.2,
         recon: str = "bce",
         stochastic: bool = False,
+        activation: Callable[[], nn.Module] = nn.ReLU,
+        **options: Any,
     ) -> AAE:
-        """The reproduction's nets: encoder, decoder and ``D`` with two ReLU layers + dropout each.
+        """The reproduction's nets: encoder, decoder and ``D`` with two hidden layers + dropout each.
 
-        ``prior`` defaults to :func:`gaussian_prior` ``(latent_dim, std=5)``.
+        ``prior`` defaults to :func:`gaussian_prior` ``(latent_dim, std=5)``; ``activation`` makes
+        the hidden non-linearity (ReLU in the reproduction); ``options`` go to the constructor
+        (``noise_std``, ``adversarial_betas``, ``disc_sees_eval_codes``).
         """
         prior = prior if prior is not None else gaussian_prior(latent_dim)
         return cls(
-            mlp_encoder(input_shape, hidden, (2 if stochastic else 1) * latent_dim, dropout=dropout),
-            mlp_decoder(latent_dim, list(hidden)[::-1], input_shape, dropout=dropout),
-            mlp([latent_dim, *hidden, 1], dropout=dropout),
+            mlp_encoder(input_shape, hidden, (2 if stochastic else 1) * latent_dim, activation, dropout),
+            mlp_decoder(latent_dim, list(hidden)[::-1], input_shape, activation, dropout),
+            mlp([latent_dim, *hidden, 1], activation, dropout),
             prior,
             recon,
             stochastic,
+            **options,
         )
 
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -127,8 +151,8 @@ class AAE(Autoencoder):
         if not self.stochastic:
             mu = self.encoder(x)
             return mu, torch.full_like(mu, -math.inf)
-        mu, logvar = self.encoder(x).chunk(2, dim=-1)
-        return mu, logvar
+        mu, logvar_net = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar_net + 2 * math.log(self.noise_std)
 
     def encode(self, x: Tensor) -> Tensor:
         """The posterior mean ``mu(x)`` ``[B, K]``."""
@@ -159,7 +183,11 @@ class AAE(Autoencoder):
         probabilities ``D`` gives prior draws and codes (both 0.5 once it cannot tell them apart).
         ``gen``: ``{"loss"}`` = :func:`generator_loss`.
         """
-        z_q = self.sample_code(x)  # [B, K]
+        if phase == "disc" and self.disc_sees_eval_codes:
+            with eval_mode(self.encoder):
+                z_q = self.sample_code(x)  # [B, K]
+        else:
+            z_q = self.sample_code(x)
         if phase == "rec":
             return {"loss": reconstruction_loss(self.decode_logits(z_q), x, self.recon).mean()}
         if phase == "disc":

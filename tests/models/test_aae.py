@@ -138,3 +138,44 @@ def test_adversarial_training_moves_the_codes_to_the_prior():
         z = model.sample_code(x)
     assert before < 2.0
     assert 3.5 < z.std().item() < 6.5 and abs(z.mean().item()) < 1.5
+
+
+def test_noise_std_scales_the_reparameterization_noise_like_a_shifted_logvar():
+    x = torch.randn(8, 6)
+    seed_like, plain = tiny_aae(noise_std=5.0), tiny_aae()  # same weights (same torch seed)
+    raw_mu, raw_logvar = seed_like.encoder(x).chunk(2, dim=-1)
+    mu, logvar = seed_like.posterior(x)
+    assert torch.equal(mu, raw_mu) and torch.allclose(logvar, raw_logvar + 2 * math.log(5.0))
+    torch.manual_seed(4)
+    z = seed_like.sample_code(x)
+    torch.manual_seed(4)
+    eps = torch.randn_like(mu)
+    assert torch.allclose(z, raw_mu + 5.0 * (0.5 * raw_logvar).exp() * eps, atol=1e-5)  # the seed's z = mu + std * N(0, 5^2)
+    with torch.no_grad():  # the same family: noise_std = 1 with the log-variance bias raised by 2 log 5
+        plain.encoder[-1].bias[2:] += 2 * math.log(5.0)
+    torch.manual_seed(4)
+    assert torch.allclose(plain.sample_code(x), z, atol=1e-5)
+
+
+def test_adam_betas_of_the_adversarial_phases_are_a_choice():
+    groups = tiny_aae(adversarial_betas=(0.9, 0.999)).param_groups()
+    assert groups["disc"][0]["betas"] == groups["gen"][0]["betas"] == (0.9, 0.999)
+    with pytest.raises(ValueError, match="adversarial_betas"):
+        tiny_aae(adversarial_betas=(1.0, 0.999))
+    with pytest.raises(ValueError, match="noise_std"):
+        tiny_aae(noise_std=0.0)
+
+
+@pytest.mark.parametrize("eval_codes", [True, False])
+def test_disc_phase_can_see_codes_computed_without_dropout(eval_codes):
+    torch.manual_seed(0)
+    model = AAE.mlp(input_shape=6, hidden=(64,), latent_dim=2, dropout=0.5, recon="mse", disc_sees_eval_codes=eval_codes)
+    x = torch.randn(32, 6)
+    model.train()
+    torch.manual_seed(5)
+    in_train = model.loss(x, phase="disc")["loss"]
+    assert model.encoder.training  # the mode is restored after the phase
+    model.encoder.eval()
+    torch.manual_seed(5)
+    in_eval = model.loss(x, phase="disc")["loss"]
+    assert torch.allclose(in_train, in_eval) == eval_codes  # without the option, dropout changes D's inputs
