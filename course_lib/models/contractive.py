@@ -9,15 +9,19 @@ in (Rifai et al., 2011). The penalty is computed four ways (``method``):
 
 - ``"exact"``: uses the structure of an MLP encoder, ``J = D_L W_L ... D_1 W_1``
   with ``D_l = diag(sigma'(.))``; for one sigmoid layer it is the closed form
-  ``sum_j (h_j (1 - h_j))^2 sum_i W_ji^2``. Costs about one forward pass.
+  ``sum_j (h_j (1 - h_j))^2 sum_i W_ji^2``, about one forward pass; two layers with a
+  linear code: ``O(n_1^2)`` per input; three or more: a product of ``H``-row matrices
+  per input, whose cost grows with ``H`` again (Chapter 4, "cost by depth").
 - ``"vjp"``: any encoder; one vector-Jacobian product per code unit, the ``H``
   of them batched into one call by ``torch.func.vmap``.
 - ``"jacrev"``: the textbook way, the full Jacobian per sample (``vmap(jacrev)``).
 - ``"hutchinson"``: unbiased estimate ``E_u ||J^T u||^2`` with Rademacher
-  ``u``: one extra backward pass per probe.
+  ``u``: one extra backward pass per probe; :func:`hutchinson_variance` gives its noise.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -149,6 +153,30 @@ def _hutchinson(encoder: nn.Module, x: Tensor, n_probes: int) -> tuple[Tensor, T
     return z, rows.pow(2).flatten(2).sum(2).mean(0)  # E_u ||J^T u||^2 = tr(J J^T)
 
 
+PROBES = ("rademacher", "gaussian")
+
+
+def hutchinson_variance(J: Tensor, probes: str = "rademacher") -> Tensor:
+    """Variance of a one-probe estimate ``||J^T u||^2`` of ``||J||_F^2``, per sample ``[B]``.
+
+    With ``M = J J^T`` (``[H, H]``, eigenvalues ``s_k^2``) the estimate is ``u^T M u``.
+    Gaussian ``u``: ``Var = 2 tr(M^2) = 2 sum_k s_k^4``. Rademacher ``u`` (``u_i^2 = 1``, so the
+    diagonal of ``M`` adds no noise): ``Var = 2 sum_{i != j} M_ij^2 = 2 (sum_k s_k^4 - sum_i M_ii^2)``,
+    never larger. ``S`` probes divide either by ``S``.
+
+    Args:
+        J: Jacobians ``[B, H, D]`` (e.g. :func:`encoder_jacobian`).
+        probes: ``"rademacher"`` (what ``method="hutchinson"`` draws) or ``"gaussian"``.
+    """
+    if J.ndim != 3:
+        raise ValueError(f"J must be [B, H, D], got shape {tuple(J.shape)}")
+    if probes not in PROBES:
+        raise ValueError(f"probes must be one of {PROBES}, got {probes!r}")
+    M = J.double() @ J.double().transpose(1, 2)  # [B, H, H]
+    gaussian = 2 * M.pow(2).sum((1, 2))
+    return gaussian if probes == "gaussian" else gaussian - 2 * M.diagonal(dim1=1, dim2=2).pow(2).sum(1)
+
+
 def jacobian_penalty(
     encoder: nn.Module, x: Tensor, method: str = "exact", n_probes: int = 1
 ) -> tuple[Tensor, Tensor]:
@@ -222,6 +250,62 @@ class ContractiveAutoencoder(Autoencoder):
         rec = reconstruction_loss(self.decode_logits(z), x, self.recon).mean()
         penalty = jac_sq.mean()
         return {"loss": rec + self.lam * penalty, "rec": rec, "penalty": penalty}
+
+
+class WeightDecayAutoencoder(Autoencoder):
+    """An autoencoder whose loss adds ``lam * ||W_1||_F^2``, the squared norm of the encoder's first weights.
+
+    The control for the contractive penalty: for one sigmoid layer ``||J(x)||_F^2 =
+    sum_j (h_j (1 - h_j))^2 ||w_j||^2 <= ||W||_F^2 / 16`` is this weight decay with each unit's
+    row weighted by how unsaturated the unit is at ``x``; here every row counts alike, at
+    every input.
+
+    Args:
+        encoder: starts with an ``nn.Linear`` (after an optional ``nn.Flatten``).
+        decoder: maps codes to *logits* shaped like the input.
+        recon: ``"bce"`` or ``"mse"``.
+        lam: weight of the decay, ``>= 0``.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, recon: str = "bce", lam: float = 0.01):
+        super().__init__(encoder, decoder, recon)
+        if lam < 0:
+            raise ValueError(f"lam must be >= 0, got {lam}")
+        first = next((m for m in encoder.modules() if isinstance(m, nn.Linear)), None)
+        if first is None:
+            raise TypeError("the encoder has no nn.Linear layer to decay")
+        self.lam, self._first = lam, first
+
+    def loss(self, x: Tensor) -> dict[str, Tensor]:
+        """``{"loss", "rec", "penalty"}`` with ``loss = rec + lam * penalty``, ``penalty = ||W_1||_F^2``."""
+        rec = reconstruction_loss(self.decode_logits(self.encode(x)), x, self.recon).mean()
+        penalty = self._first.weight.pow(2).sum()
+        return {"loss": rec + self.lam * penalty, "rec": rec, "penalty": penalty}
+
+
+class TiedLinear(nn.Module):
+    """The transpose of another ``nn.Linear``: ``y = W^T h + c``, ``W`` shared, ``c`` its own.
+
+    A decoder ``TiedLinear(encoder_linear)`` has tied weights (Rifai et al.'s CAE): the
+    encoder cannot shrink ``W`` to lower the contractive penalty while the decoder grows
+    its own weights to keep the reconstruction.
+    """
+
+    def __init__(self, source: nn.Linear):
+        super().__init__()
+        self.source = source
+        self.bias = nn.Parameter(torch.zeros(source.in_features))
+
+    def forward(self, h: Tensor) -> Tensor:
+        """``h [B, out_features of source] -> [B, in_features of source]``."""
+        return nn.functional.linear(h, self.source.weight.T, self.bias)
+
+
+def tied_sigmoid_nets(latent_dim: int = 256, input_shape: Sequence[int] = (1, 28, 28)) -> tuple[nn.Sequential, nn.Sequential]:
+    """:func:`sigmoid_nets` with one layer and a decoder tied to the encoder: logits ``W^T h + c``."""
+    encoder, _ = sigmoid_nets(latent_dim, input_shape=input_shape)
+    linear = next(m for m in encoder.modules() if isinstance(m, nn.Linear))
+    return encoder, nn.Sequential(TiedLinear(linear), nn.Unflatten(1, tuple(input_shape)))
 
 
 def jacobian_spectrum(

@@ -6,13 +6,17 @@ from torch.autograd.functional import jacobian
 from course_lib.models.autoencoder import Autoencoder
 from course_lib.models.contractive import (
     ContractiveAutoencoder,
+    TiedLinear,
+    WeightDecayAutoencoder,
     encoder_jacobian,
+    hutchinson_variance,
     is_mlp,
     jacobian_frobenius_sq,
     jacobian_penalty,
     jacobian_spectrum,
     sigmoid_contractive_penalty,
     sigmoid_nets,
+    tied_sigmoid_nets,
 )
 
 EXACT = ("exact", "vjp", "jacrev")
@@ -123,6 +127,34 @@ def test_hutchinson_is_unbiased_but_noisy():
     torch.testing.assert_close(many, exact, rtol=0.03, atol=0)  # ...whose mean is the exact value
 
 
+@pytest.mark.parametrize("probes", ["rademacher", "gaussian"])
+def test_hutchinson_variance_matches_monte_carlo_and_the_spectrum(probes):
+    g = torch.Generator().manual_seed(0)
+    J = torch.randn(2, 4, 6, generator=g, dtype=torch.float64)
+    n = 400_000
+    u = torch.randn(n, 2, 4, generator=g, dtype=torch.float64)
+    if probes == "rademacher":
+        u = u.sign()
+    est = torch.einsum("nbh,bhd->nbd", u, J).pow(2).sum(2)  # ||J_b^T u||^2, [n, B]
+    var, m4 = est.var(0), (est - est.mean(0)).pow(4).mean(0)
+    se = ((m4 - var**2) / n).sqrt()  # standard error of the sample variance
+    predicted = hutchinson_variance(J, probes)
+    assert ((var - predicted).abs() < 4 * se).all(), (var, predicted, se)
+    s = torch.linalg.svdvals(J)  # [B, 4]
+    gaussian = 2 * s.pow(4).sum(1)
+    if probes == "gaussian":
+        torch.testing.assert_close(predicted, gaussian)
+    else:
+        assert (predicted < gaussian).all()  # random signs drop the diagonal's share of the noise
+
+
+def test_hutchinson_variance_refuses_bad_input():
+    with pytest.raises(ValueError, match="J must be"):
+        hutchinson_variance(torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="probes"):
+        hutchinson_variance(torch.zeros(1, 3, 4), "uniform")
+
+
 def test_penalty_works_under_no_grad():
     encoder = ENCODERS["deep_linear_code"]().double()
     x = inputs("deep_linear_code")
@@ -185,3 +217,33 @@ def test_jacobian_spectrum_matches_autograd_svd():
             torch.testing.assert_close((J @ V[b].T).norm(dim=0), s[b, :2])  # ||J v_k|| = s_k
             torch.testing.assert_close(V[b].norm(dim=1), torch.ones(2, dtype=torch.double))
     assert jacobian_spectrum(encoder, x)[1].shape == (5, 0, 9)
+
+
+def test_weight_decay_autoencoder_adds_lam_times_the_encoders_squared_weights():
+    torch.manual_seed(0)
+    model = WeightDecayAutoencoder(*sigmoid_nets(8), lam=0.5)
+    x = torch.rand(4, 1, 28, 28)
+    out = model.loss(x)
+    W = model.encoder[1].weight
+    torch.testing.assert_close(out["penalty"], W.pow(2).sum())
+    torch.testing.assert_close(out["loss"], out["rec"] + 0.5 * W.pow(2).sum())
+    assert torch.equal(out["rec"], Autoencoder(model.encoder, model.decoder).loss(x)["rec"])
+    # the one-layer contractive penalty is this decay weighted by (h (1 - h))^2 <= 1/16 per unit and input
+    assert (jacobian_penalty(model.encoder, x)[1] <= W.pow(2).sum() / 16).all()
+    with pytest.raises(ValueError, match="lam"):
+        WeightDecayAutoencoder(*sigmoid_nets(8), lam=-1.0)
+    with pytest.raises(TypeError, match="Linear"):
+        WeightDecayAutoencoder(nn.Sequential(nn.Flatten()), nn.Identity())
+
+
+def test_tied_decoder_shares_the_encoders_weights():
+    torch.manual_seed(0)
+    encoder, decoder = tied_sigmoid_nets(8)
+    model = Autoencoder(encoder, decoder)
+    W = encoder[1].weight
+    h = torch.rand(3, 8)
+    torch.testing.assert_close(decoder(h).flatten(1), h @ W + decoder[0].bias)
+    assert sum(p.numel() for p in model.parameters()) == W.numel() + 8 + 784  # W, encoder bias, decoder bias
+    model.loss(torch.rand(2, 1, 28, 28))["loss"].backward()
+    assert W.grad is not None and decoder[0].bias.grad is not None
+    assert isinstance(decoder[0], TiedLinear)
