@@ -17,14 +17,14 @@ from torch import Tensor, nn
 from course_lib.cache import trained
 from course_lib.chapters.common import fit_mnist
 from course_lib.models.autoencoder import Autoencoder
-from course_lib.models.contractive import ContractiveAutoencoder
+from course_lib.models.contractive import ContractiveAutoencoder, WeightDecayAutoencoder, tied_sigmoid_nets
 from course_lib.models.denoising import DenoisingAutoencoder
 from course_lib.models.shared import sigmoid_nets
 from course_lib.profile import Profile, get_profile
 from course_lib.train import History, fit
 
 ENCODERS = ("one-layer (784-256)", "deep (784-256-32)")
-KINDS = ("ae", "dae", "cae")
+KINDS = ("ae", "dae", "cae", "wd")
 
 
 def penalty_model(encoder: str, method: str | None = None, lam: float = 1.0) -> Autoencoder:
@@ -114,35 +114,59 @@ def penalty_cost(
     return plain, ratio
 
 
-def sigmoid_model(kind: str, hidden: int, lam: float | None = None, sigma: float | None = None) -> Autoencoder:
+def sigmoid_model(
+    kind: str, hidden: int, lam: float | None = None, sigma: float | None = None, tied: bool = False
+) -> Autoencoder:
     """The chapter's models on the one-layer sigmoid encoder ``784 -> hidden``.
 
     Args:
-        kind: ``"ae"`` (plain), ``"dae"`` (Gaussian corruption ``sigma``) or ``"cae"`` (penalty ``lam``).
+        kind: ``"ae"`` (plain), ``"dae"`` (Gaussian corruption ``sigma``), ``"cae"`` (penalty
+            ``lam``) or ``"wd"`` (weight decay ``lam`` on the encoder's weights, the CAE's control).
         hidden: code size ``H``.
-        lam: the CAE's penalty weight.
+        lam: the CAE's penalty weight, or the weight decay's.
         sigma: the DAE's noise standard deviation.
+        tied: the decoder's weights are the encoder's, transposed (:func:`tied_sigmoid_nets`).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    nets = sigmoid_nets(hidden)
+    nets = tied_sigmoid_nets(hidden) if tied else sigmoid_nets(hidden)
     if kind == "ae":
         return Autoencoder(*nets)
     if kind == "dae":
         return DenoisingAutoencoder(*nets, corruption="gaussian", sigma=sigma)
+    if kind == "wd":
+        return WeightDecayAutoencoder(*nets, lam=lam)
     return ContractiveAutoencoder(*nets, lam=lam)
 
 
 def trained_model(
     kind: str, lam: float | None = None, *, hidden: int = 256, sigma: float = 0.3, lr: float = 3e-3,
-    profile: Profile | None = None,
+    tied: bool = False, profile: Profile | None = None,
 ) -> tuple[Autoencoder, History]:
     """One of the chapter's models (:func:`sigmoid_model`) trained on clean MNIST, cached.
 
     Adam with ``lr`` for the profile's epochs and batch size on its training images, seed 0.
     """
     profile = profile or get_profile()
-    build_args = {"kind": kind, "hidden": hidden, "lam": lam if kind == "cae" else None,
-                  "sigma": sigma if kind == "dae" else None}
+    build_args = {"kind": kind, "hidden": hidden, "lam": lam if kind in ("cae", "wd") else None,
+                  "sigma": sigma if kind == "dae" else None, "tied": tied}
     budget = {"n_train": profile.n_train, "epochs": profile.epochs, "batch_size": profile.batch_size, "lr": lr}
     return trained(sigmoid_model, build_args, fit_mnist, budget, seed=0, profile=profile)
+
+
+def units_for_share(J: Tensor, share: float = 0.9) -> Tensor:
+    """Per input, the fewest code units whose gradients carry ``share`` of ``||J||_F^2`` ``[B]``.
+
+    Row ``j`` of ``J`` is ``grad_x h_j``; sorting the rows' squared norms and counting until
+    their sum reaches ``share`` of the total measures how many *units* react to the input
+    (the textbook's "only a few units change"), whatever the Jacobian's scale.
+
+    Args:
+        J: Jacobians ``[B, H, D]``.
+        share: in ``(0, 1]``.
+    """
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share}")
+    rows = J.double().pow(2).sum(2).sort(1, descending=True).values  # [B, H]
+    cum = rows.cumsum(1) / rows.sum(1, keepdim=True)
+    return (cum < share - 1e-12).sum(1) + 1

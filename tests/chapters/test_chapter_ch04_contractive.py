@@ -8,9 +8,10 @@ from course_lib.chapters.ch04_contractive import (
     sigmoid_model,
     step_seconds,
     trained_model,
+    units_for_share,
 )
 from course_lib.models.autoencoder import Autoencoder
-from course_lib.models.contractive import ContractiveAutoencoder
+from course_lib.models.contractive import ContractiveAutoencoder, TiedLinear, WeightDecayAutoencoder
 from course_lib.models.denoising import DenoisingAutoencoder
 from course_lib.profile import Profile
 
@@ -23,8 +24,23 @@ def test_sigmoid_model_kinds():
     assert isinstance(dae, DenoisingAutoencoder) and dae.sigma == 0.3
     cae = sigmoid_model("cae", 8, lam=3.0)
     assert isinstance(cae, ContractiveAutoencoder) and cae.lam == 3.0
+    wd = sigmoid_model("wd", 8, lam=0.01)
+    assert isinstance(wd, WeightDecayAutoencoder) and wd.lam == 0.01
+    tied = sigmoid_model("cae", 8, lam=1.0, tied=True)
+    assert isinstance(tied.decoder[0], TiedLinear) and tied.decoder[0].source is tied.encoder[1]
     with pytest.raises(ValueError, match="kind"):
         sigmoid_model("vae", 8)
+
+
+def test_units_for_share_counts_the_rows_that_carry_the_norm():
+    J = torch.zeros(2, 4, 3)
+    J[0, :, 0] = torch.tensor([3.0, 1.0, 1.0, 1.0])  # squared row norms 9, 1, 1, 1: 9/12 = 0.75
+    J[1, :, 1] = 1.0  # four equal rows
+    assert units_for_share(J, 0.75).tolist() == [1, 3]
+    assert units_for_share(J, 0.9).tolist() == [3, 4]
+    assert units_for_share(J * 100, 0.9).tolist() == [3, 4]  # scale-free
+    with pytest.raises(ValueError, match="share"):
+        units_for_share(J, 0.0)
 
 
 def test_penalty_model_is_reproducible_and_checks_the_encoder():
