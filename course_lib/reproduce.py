@@ -10,7 +10,8 @@ wall time, date). Chapters read these files; they never hold numbers from smalle
     python -m course_lib.reproduce bae_mnist --workers 12      # a GPU machine: 12 runs at once
 
 Experiments so far: ``bae_mnist`` (Malamud et al. 2022, the MNIST curve of W's accuracy
-against the bottleneck, sigma = 1 and 0.5).
+against the bottleneck, sigma = 1 and 0.5) and ``aae_parzen`` (seed 003: the Parzen-window
+log-likelihood of its AAE, without dropout, and with LeakyReLU and no dropout).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,19 @@ BAE_PUBLISHED = {
 }
 
 
+AAE_PUBLISHED = {
+    "source": "Makhzani et al. (2015), Table 1 (the paper); seed 003's README, tables 2.3.2 and 2.3.3 (its models)",
+    "statistic": "mean +- standard error over the 10,000 MNIST test digits of the Parzen-window log-likelihood "
+                 "(nats) under 10,000 decoded prior draws, sigma chosen on 1,000 held-out digits",
+    "points": {"paper": [340, 2], "as written": [345, 1.9432], "LeakyReLU, no dropout": [298, 1.7123],
+               "no dropout": [232, 2.0113]},
+}
+AAE_SIGMAS = tuple(round(10 ** (-1 + 0.7 * i / 19), 6) for i in range(20))
+"""The seed's window widths: ``np.logspace(-1, -0.3, 20)`` in its ``eval.py``."""
+AAE_EPOCHS = 200
+"""The seed's ``n_epochs``."""
+
+
 @dataclass(frozen=True)
 class Experiment:
     """A reference experiment: its name, what it reproduces and its published numbers."""
@@ -61,6 +75,13 @@ EXPERIMENTS = {
         "benign autoencoder on MNIST: the paper's model, loss (lambda = 1/32), fixed noise, batch 32, "
         "Adam(1e-3, betas (0.5, 0.999)), 20 epochs, its nu grid, sigma = 1 and 0.5",
         BAE_PUBLISHED,
+    ),
+    "aae_parzen": Experiment(
+        "aae_parzen",
+        "adversarial autoencoder on MNIST, seed 003's model as its code writes it (1200-unit nets, dropout, "
+        "stochastic encoder, prior N(0, 25 I), batch 100, its Adam rates), 200 epochs, and its two ablations; "
+        "Parzen log-likelihood of 10K samples on the 10K test digits, sigma on 1,000 validation digits",
+        AAE_PUBLISHED,
     ),
 }
 
@@ -87,9 +108,9 @@ HEADLINES = (
              "Malamud et al. (2022), generator_quality/mnist", "bae_mnist",
              "python -m course_lib.reproduce bae_mnist"),
     Headline("003 (AAE)", "Parzen-window log-likelihood of 10K samples on the 10K MNIST test digits (nats)",
-             "340 +- 2 (Makhzani et al., 2015); seed's reproduction 345 +- 1.94, the reference repository's "
-             "model 298 +- 1.71, without dropout 232 +- 2.01", "seed 003's README", None,
-             "(no reference experiment yet: chapter 7 runs the seed's model at the profile's scale)"),
+             "340 +- 2 (Makhzani et al., 2015); seed's reproduction 345 +- 1.9432, the reference repository's "
+             "model 298 +- 1.7123, without dropout 232 +- 2.0113", "seed 003's README", "aae_parzen",
+             "python -m course_lib.reproduce aae_parzen"),
     Headline("VAE (Burda et al.)", "test NLL on binarized MNIST by the IWAE bound, k = 5000 (nats)",
              "86.76 (VAE, one stochastic layer, k = 1 training); 84.78 (IWAE, k = 50)",
              "Burda et al. (2016), Table 1", None,
@@ -137,10 +158,49 @@ def write_ledger(name: str, record: dict, directory: Path = LEDGER_DIR) -> Path:
     return path
 
 
+PROVENANCE_FIELDS = {"commit": str, "command": str, "profile": str, "device": str, "torch": str, "threads": int,
+                     "wall_seconds": float, "date": str}
+
+
+def check_ledger(name: str, record: dict) -> None:
+    """Raise ``ValueError`` naming the field unless ``record`` is a well-formed entry of experiment ``name``.
+
+    Checked: the experiment's name, its published numbers as :data:`EXPERIMENTS` holds them, a
+    boolean ``paper_scale``, a ``results`` mapping, and every provenance field with its type
+    (a ``full`` profile, a date in ISO format).
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; expected one of {sorted(EXPERIMENTS)}")
+    if record.get("experiment") != name:
+        raise ValueError(f"ledger {name}: 'experiment' is {record.get('experiment')!r}, expected {name!r}")
+    if record.get("published") != EXPERIMENTS[name].published:
+        raise ValueError(f"ledger {name}: 'published' differs from EXPERIMENTS[{name!r}].published")
+    if not isinstance(record.get("paper_scale"), bool) or not isinstance(record.get("results"), dict):
+        raise ValueError(f"ledger {name}: needs a boolean 'paper_scale' and a 'results' mapping")
+    prov = record.get("provenance")
+    if not isinstance(prov, dict):
+        raise ValueError(f"ledger {name}: 'provenance' missing")
+    for field, kind in PROVENANCE_FIELDS.items():
+        value = prov.get(field)
+        accepted = (int, float) if kind is float else kind  # a whole number of seconds is a number too
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            raise ValueError(f"ledger {name}: provenance field {field!r} must be a {kind.__name__}, got {value!r}")
+    if prov["profile"] != "full":
+        raise ValueError(f"ledger {name}: a reference run uses the full profile, got {prov['profile']!r}")
+    try:
+        datetime.datetime.fromisoformat(prov["date"])
+    except ValueError as err:
+        raise ValueError(f"ledger {name}: provenance date {prov['date']!r} is not ISO 8601") from err
+
+
 def read_ledger(name: str, directory: Path = LEDGER_DIR) -> dict | None:
-    """The ledger entry of experiment ``name``, or ``None`` when it was never run."""
+    """The ledger entry of experiment ``name`` (checked by :func:`check_ledger`), or ``None`` when it was never run."""
     path = directory / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    check_ledger(name, record)
+    return record
 
 
 # ---------------------------------------------------------------- bae_mnist
@@ -247,6 +307,84 @@ def bae_mnist(
     return out
 
 
+# ---------------------------------------------------------------- aae_parzen
+
+
+def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int | None = None,
+               n_samples: int = 10_000, n_test: int = 10_000, n_valid: int = 1_000) -> dict:
+    """Train (or load) each of seed 003's models at ``full`` and score it by its Parzen protocol.
+
+    Per variant: 10,000 prior draws decoded, sigma chosen among :data:`AAE_SIGMAS` on the first
+    1,000 validation digits, the mean log-likelihood of the 10,000 test digits and its standard
+    error. ``epochs``, ``n_train`` (default: the ``full`` profile's 50,000), ``n_samples``,
+    ``n_test`` and ``n_valid`` exist to prove the code path at a reduced size; such a run is not
+    paper scale and its record says so.
+    """
+    from course_lib.chapters.ch07_aae import SEED_VARIANTS, trained_seed_aae
+    from course_lib.data import mnist
+    from course_lib.metrics import mean_sem, parzen_log_likelihood, select_parzen_sigma
+    from course_lib.profile import get_profile
+    from course_lib.train import apply_batched
+
+    unknown = sorted(set(variants) - set(SEED_VARIANTS))
+    if unknown:
+        raise ValueError(f"variants must be among {sorted(SEED_VARIANTS)}, got {unknown}")
+    p = get_profile("full")
+    x_valid, x_test = mnist("val", n=n_valid)[0], mnist("test", n=n_test)[0]
+    out = {}
+    for v in variants:
+        start = time.perf_counter()
+        model, hist = trained_seed_aae(v, epochs=epochs, n_train=n_train, profile=p)
+        trained_s = time.perf_counter() - start
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            z = model.prior.sample((n_samples,))
+        samples = apply_batched(model.decode, z.to(next(model.parameters()).device)).cpu()
+        sigma, curve = select_parzen_sigma(samples, x_valid, AAE_SIGMAS)
+        mean, se = mean_sem(parzen_log_likelihood(samples, x_test, sigma))
+        out[v] = {"mean": round(mean, 2), "se": round(se, 2), "sigma": sigma, "val_curve": curve.round(decimals=2).tolist(),
+                  "loss_rec_per_epoch": [round(x, 2) for x in hist["loss_rec"]], "epochs": epochs,
+                  "n_samples": n_samples, "n_test": n_test, "n_valid": n_valid, "n_train": n_train or p.n_train,
+                  "seconds": round(time.perf_counter() - start, 1), "train_or_load_seconds": round(trained_s, 1)}
+        print(f"aae_parzen: {time.strftime('%H:%M:%S')} {v}: {mean:.1f} +- {se:.2f} nats (sigma {sigma:.3f})",
+              flush=True)
+    return out
+
+
+def aae_epoch_seconds(steps: int = 10) -> float:
+    """Measured seconds of one ``aae_parzen`` training epoch here (``steps`` batches of 100, scaled to 50,000 images)."""
+    from course_lib.chapters.ch07_aae import REPRODUCTION_LR, SEED_MODEL, SEED_VARIANTS, aae_net
+    from course_lib.data import mnist
+
+    nets = {**SEED_MODEL, **SEED_VARIANTS["as written"]}
+    build = dict(latent_dim=8, prior="gaussian", hidden=(1200, 1200), dropout=nets.pop("dropout"),
+                 stochastic=nets.pop("stochastic"), **nets)
+    return _timed_epoch(lambda: aae_net(**build), lambda n: mnist("train", n=n)[0], 100, steps,
+                        lr=REPRODUCTION_LR)
+
+
+def _timed_epoch(build: Callable[[], torch.nn.Module], data: Callable[[int], object], batch_size: int, steps: int,
+                 **fit_kwargs: object) -> float:
+    """Seconds of one epoch of the ``full`` profile's training set, timed on ``steps`` batches.
+
+    A fresh ``build()`` trains one warm-up batch, then ``steps`` batches of ``data(batch_size * steps)``.
+    """
+    from course_lib.profile import get_profile
+    from course_lib.train import fit
+
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2, got {steps}")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model, batches = build(), data(batch_size * steps)
+        first = tuple(t[:batch_size] for t in batches) if isinstance(batches, tuple) else batches[:batch_size]
+        fit(model, first, epochs=1, batch_size=batch_size, progress=False, **fit_kwargs)  # warm-up
+        start = time.perf_counter()
+        fit(model, batches, epochs=1, batch_size=batch_size, shuffle=False, progress=False, **fit_kwargs)
+        seconds = time.perf_counter() - start
+    return seconds / steps * (get_profile("full").n_train / batch_size)
+
+
 def bae_epoch_seconds(steps: int = 40, latent_dim: int = 60) -> float:
     """Measured seconds of one ``bae_mnist`` training epoch on this machine (extrapolated from ``steps`` steps).
 
@@ -259,22 +397,15 @@ def bae_epoch_seconds(steps: int = 40, latent_dim: int = 60) -> float:
     from course_lib.data import mnist
     from course_lib.models.bae import BenignAutoencoder
     from course_lib.models.classifier import MnistClassifier
-    from course_lib.profile import get_profile
-    from course_lib.train import fit
 
-    if steps < 2:
-        raise ValueError(f"steps must be >= 2, got {steps}")
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        judge_net = MnistClassifier().eval().requires_grad_(False)
-        model = BenignAutoencoder.mlp(judge_net, latent_dim)
-        x, y = mnist("train", n=32 * steps)
-        data = (x, y, noisy(x, model.sigma, 0))
-        fit(model, tuple(t[:64] for t in data), epochs=1, batch_size=32, progress=False)  # warm-up
-        start = time.perf_counter()
-        fit(model, data, epochs=1, batch_size=32, betas=(0.5, 0.999), shuffle=False, progress=False)
-        seconds = time.perf_counter() - start
-    return seconds / steps * (get_profile("full").n_train / 32)
+    def build() -> torch.nn.Module:
+        return BenignAutoencoder.mlp(MnistClassifier().eval().requires_grad_(False), latent_dim)
+
+    def data(n: int) -> tuple[torch.Tensor, ...]:
+        x, y = mnist("train", n=n)
+        return x, y, noisy(x, 1.0, 0)
+
+    return _timed_epoch(build, data, 32, steps, betas=(0.5, 0.999))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -289,23 +420,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sigmas", type=float, nargs="+", default=[1.0, 0.5], help="bae_mnist: noise levels")
     parser.add_argument("--budget", type=float, default=float("inf"), help="seconds before unfinished runs are dropped")
     parser.add_argument("--out", type=Path, default=LEDGER_DIR, help="ledger directory")
-    parser.add_argument("--epochs", type=int, default=20, help="reduced runs only (not paper scale)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="reduced runs only (not paper scale; default: the paper's 20 for bae_mnist, 200 for aae_parzen)")
     parser.add_argument("--n-train", type=int, default=None, help="reduced runs only (not paper scale)")
+    parser.add_argument("--variants", nargs="+", default=None, help="aae_parzen: the seed's models to run")
     args = parser.parse_args(argv)
     if args.list or args.experiment is None:
         from course_lib.profile import set_threads
 
         threads = set_threads()
-        costs = {"bae_mnist": bae_epoch_seconds} if args.cost else {}
+        costs = {"bae_mnist": (bae_epoch_seconds, 20 * len(BAE_SIZES) * 2, f"20 epochs, {len(BAE_SIZES)} sizes, 2 sigmas"),
+                 "aae_parzen": (aae_epoch_seconds, AAE_EPOCHS * 3, f"{AAE_EPOCHS} epochs, 3 models")}
         for e in EXPERIMENTS.values():
             entry = read_ledger(e.name, args.out)
             state = f"ran {entry['provenance']['date']} on {entry['provenance']['device']}" if entry else "not run"
             print(f"{e.name}: {e.description}\n    ledger: {state}")
-            if e.name in costs:
-                epoch = costs[e.name]()
+            if args.cost:
+                seconds_per_epoch, epochs, what = costs[e.name]
+                epoch = seconds_per_epoch()
                 print(f"    measured here ({threads} thread(s)): {epoch:.0f} s per training epoch, about "
-                      f"{epoch * 20 * len(BAE_SIZES) * 2 / 3600:.1f} h for the whole grid (20 epochs, "
-                      f"{len(BAE_SIZES)} sizes, 2 sigmas) in one process, scoring not included")
+                      f"{epoch * epochs / 3600:.1f} h for all of it ({what}) in one process, scoring not included")
         missing = [h for h in HEADLINES if h.experiment is None]
         print("\nseed headline numbers without a reference experiment yet:")
         for h in missing:
@@ -315,16 +449,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--workers must be >= 1, got {args.workers}")
     os.environ["COURSE_PROFILE"] = "full"
     started = time.time()
-    results = bae_mnist(args.sizes, args.sigmas, args.workers, started + args.budget, args.epochs, args.n_train)
-    # Paper scale: every run follows the paper's protocol; sizes it did not reach are listed as not_run.
-    paper_scale = args.epochs == 20 and args.n_train is None and set(args.sizes) <= set(BAE_SIZES)
-    if paper_scale:
-        for r in results.values():
-            r["not_run"] = sorted(set(BAE_SIZES) - set(r.get("sizes", ())))
+    command = [sys.executable, "-m", "course_lib.reproduce", *(argv if argv is not None else sys.argv[1:])]
+    if args.experiment == "bae_mnist":
+        epochs = args.epochs or 20
+        results = bae_mnist(args.sizes, args.sigmas, args.workers, started + args.budget, epochs, args.n_train)
+        # Paper scale: every run follows the paper's protocol; sizes it did not reach are listed as not_run.
+        paper_scale = epochs == 20 and args.n_train is None and set(args.sizes) <= set(BAE_SIZES)
+        if paper_scale:
+            for r in results.values():
+                r["not_run"] = sorted(set(BAE_SIZES) - set(r.get("sizes", ())))
+    else:
+        from course_lib.chapters.ch07_aae import SEED_VARIANTS
+
+        variants = args.variants or list(SEED_VARIANTS)
+        epochs = args.epochs or AAE_EPOCHS
+        results = aae_parzen(variants, epochs=epochs, n_train=args.n_train)
+        paper_scale = epochs == AAE_EPOCHS and args.n_train is None
+        results["not_run"] = sorted(set(SEED_VARIANTS) - set(variants))
     record = {"experiment": args.experiment, "published": EXPERIMENTS[args.experiment].published,
-              "paper_scale": paper_scale,
-              "results": results, "provenance": provenance(started, [sys.executable, "-m", "course_lib.reproduce",
-                                                                      *(argv if argv is not None else sys.argv[1:])])}
+              "paper_scale": paper_scale, "results": results, "provenance": provenance(started, command)}
     print(f"wrote {write_ledger(args.experiment, record, args.out)}")
     return 0
 

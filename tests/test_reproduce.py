@@ -1,7 +1,9 @@
 """The reference-run entry point: a reduced run proves the code path and writes a ledger entry that says it is reduced."""
 
+import functools
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -37,10 +39,13 @@ def test_a_reduced_bae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
 
 def test_list_without_a_ledger_says_not_run_and_measures_an_epoch(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(reproduce, "bae_epoch_seconds", lambda: 30.0)
+    monkeypatch.setattr(reproduce, "aae_epoch_seconds", lambda: 60.0)
     assert reproduce.main(["--list", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "ledger: not run" in out and "30 s per training epoch, about 7.3 h for the whole grid" in out
-    assert "seed headline numbers without a reference experiment yet" in out and "340 +- 2" in out
+    assert "ledger: not run" in out and "30 s per training epoch, about 7.3 h for all of it (20 epochs, 22 sizes" in out
+    assert "60 s per training epoch, about 10.0 h for all of it (200 epochs, 3 models)" in out
+    assert "seed headline numbers without a reference experiment yet" in out and "86.76" in out
+    assert "340 +- 2" not in out.split("without a reference experiment yet")[1]  # the AAE has its experiment now
     assert reproduce.read_ledger("bae_mnist", tmp_path) is None
 
 
@@ -49,12 +54,64 @@ def test_an_epoch_is_timed_on_the_papers_model_and_scaled_to_50000_images():
     assert 0 < seconds < 3600
     with pytest.raises(ValueError, match="steps must be >= 2"):
         reproduce.bae_epoch_seconds(steps=1)
+    assert 0 < reproduce.aae_epoch_seconds(steps=2) < 3600
+
+
+def test_the_aae_sigma_grid_is_the_seeds():
+    assert np.allclose(reproduce.AAE_SIGMAS, np.logspace(-1, -0.3, 20), rtol=1e-5)
+
+
+def test_a_reduced_aae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypatch, fresh_cache, tmp_path):
+    small = functools.partial(reproduce.aae_parzen, n_samples=60, n_test=50, n_valid=40)
+    monkeypatch.setattr(reproduce, "aae_parzen", small)
+    monkeypatch.setattr(reproduce, "_commit", lambda: "abc123")
+    assert reproduce.main(["aae_parzen", "--variants", "no dropout", "--epochs", "1", "--n-train", "200",
+                           "--out", str(tmp_path)]) == 0
+    entry = json.loads((tmp_path / "aae_parzen.json").read_text())
+    assert entry["experiment"] == "aae_parzen" and entry["paper_scale"] is False
+    assert entry["published"] == reproduce.AAE_PUBLISHED and entry["provenance"]["commit"] == "abc123"
+    results = entry["results"]
+    assert results["not_run"] == ["LeakyReLU, no dropout", "as written"]
+    r = results["no dropout"]
+    assert r["epochs"] == 1 and r["n_train"] == 200 and r["n_test"] == 50 and len(r["loss_rec_per_epoch"]) == 1
+    assert r["sigma"] in reproduce.AAE_SIGMAS and len(r["val_curve"]) == 20 and r["se"] > 0
+    with pytest.raises(ValueError, match="variants"):
+        reproduce.aae_parzen(["with batch norm"])
+
+
+def _record(name="aae_parzen"):
+    return {"experiment": name, "published": reproduce.EXPERIMENTS[name].published, "paper_scale": True,
+            "results": {}, "provenance": {"commit": "abc", "command": "python -m course_lib.reproduce " + name,
+                                          "profile": "full", "device": "NVIDIA H100", "torch": "2.14.1", "threads": 4,
+                                          "wall_seconds": 12.5, "date": "2026-11-27T03:00:00+00:00"}}
 
 
 def test_ledger_writes_atomically_and_reads_back(tmp_path):
-    path = reproduce.write_ledger("x", {"a": 1}, tmp_path)
-    assert reproduce.read_ledger("x", tmp_path) == {"a": 1} and not list(tmp_path.glob("*.tmp"))
-    assert path.name == "x.json"
+    path = reproduce.write_ledger("aae_parzen", _record(), tmp_path)
+    assert reproduce.read_ledger("aae_parzen", tmp_path) == _record() and not list(tmp_path.glob("*.tmp"))
+    assert path.name == "aae_parzen.json"
+
+
+@pytest.mark.parametrize("breaks, match", [
+    (lambda r: r.update(experiment="bae_mnist"), "'experiment'"),
+    (lambda r: r["published"].update(points={}), "'published'"),
+    (lambda r: r.update(paper_scale="yes"), "paper_scale"),
+    (lambda r: r["provenance"].pop("commit"), "'commit'"),
+    (lambda r: r["provenance"].update(threads="4"), "'threads'"),
+    (lambda r: r["provenance"].update(profile="standard"), "full profile"),
+    (lambda r: r["provenance"].update(date="yesterday"), "ISO"),
+])
+def test_a_malformed_ledger_entry_is_refused_with_the_field_named(tmp_path, breaks, match):
+    record = json.loads(json.dumps(_record()))
+    breaks(record)
+    (tmp_path / "aae_parzen.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=match):
+        reproduce.read_ledger("aae_parzen", tmp_path)
+
+
+def test_every_committed_ledger_entry_is_well_formed():
+    for path in sorted(reproduce.LEDGER_DIR.glob("*.json")):
+        reproduce.check_ledger(path.stem, json.loads(path.read_text()))
 
 
 def test_published_sizes_train_first_for_each_sigma():
