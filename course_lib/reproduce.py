@@ -353,13 +353,10 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
 
 def aae_epoch_seconds(steps: int = 10) -> float:
     """Measured seconds of one ``aae_parzen`` training epoch here (``steps`` batches of 100, scaled to 50,000 images)."""
-    from course_lib.chapters.ch07_aae import REPRODUCTION_LR, SEED_MODEL, SEED_VARIANTS, aae_net
+    from course_lib.chapters.ch07_aae import REPRODUCTION_LR, aae_net, seed_aae_args
     from course_lib.data import mnist
 
-    nets = {**SEED_MODEL, **SEED_VARIANTS["as written"]}
-    build = dict(latent_dim=8, prior="gaussian", hidden=(1200, 1200), dropout=nets.pop("dropout"),
-                 stochastic=nets.pop("stochastic"), **nets)
-    return _timed_epoch(lambda: aae_net(**build), lambda n: mnist("train", n=n)[0], 100, steps,
+    return _timed_epoch(lambda: aae_net(**seed_aae_args()), lambda n: mnist("train", n=n)[0], 100, steps,
                         lr=REPRODUCTION_LR)
 
 

@@ -231,11 +231,22 @@ def trained_aae(
     return model, _snapshot_tensors(hist)
 
 
+def seed_aae_args(variant: str = "as written") -> dict[str, Any]:
+    """The keywords of :func:`aae_net` for the seed's K = 8 model (:data:`SEED_MODEL`), one of :data:`SEED_VARIANTS`.
+
+    Args:
+        variant: a name in :data:`SEED_VARIANTS`.
+    """
+    if variant not in SEED_VARIANTS:
+        raise ValueError(f"variant must be one of {sorted(SEED_VARIANTS)}, got {variant!r}")
+    return {"latent_dim": 8, "prior": "gaussian", "hidden": (1200, 1200), **SEED_MODEL, **SEED_VARIANTS[variant]}
+
+
 def trained_seed_aae(
     variant: str = "as written", *, epochs: int | None = None, n_train: int | None = None,
     profile: Profile | None = None, seed: int = 0,
 ) -> tuple[AAE, History]:
-    """The seed's K = 8 model (:data:`SEED_MODEL`), one of :data:`SEED_VARIANTS`, trained with its rates.
+    """The seed's K = 8 model (:func:`seed_aae_args`), trained with its rates.
 
     1200-unit nets, prior ``N(0, 5^2 I)``, batch 100 and :data:`REPRODUCTION_LR` at every
     profile; the epochs come from :func:`aae_schedule` (the seed's 200 at ``full``). The data
@@ -249,11 +260,8 @@ def trained_seed_aae(
         profile: run profile (default: the active one).
         seed: initialization and training seed.
     """
-    if variant not in SEED_VARIANTS:
-        raise ValueError(f"variant must be one of {sorted(SEED_VARIANTS)}, got {variant!r}")
-    nets = {**SEED_MODEL, **SEED_VARIANTS[variant]}
-    return trained_aae(8, "gaussian", hidden=(1200, 1200), epochs=epochs, n_train=n_train, lr=REPRODUCTION_LR,
-                       profile=profile, seed=seed, **nets)
+    return trained_aae(**seed_aae_args(variant), epochs=epochs, n_train=n_train, lr=REPRODUCTION_LR,
+                       profile=profile, seed=seed)
 
 
 def trained_plain_ae(
