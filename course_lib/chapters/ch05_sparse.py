@@ -3,7 +3,7 @@
 The model and its penalties are in :mod:`course_lib.models.sparse`; this module trains
 them through the cache: the chapter's one-layer models (:func:`trained_sparse`, with
 :func:`course_lib.chapters.common.fit_mnist`) and the textbook's configuration
-(:func:`trained_textbook`, with :func:`fit_textbook`).
+(:func:`trained_textbook`, with :func:`course_lib.chapters.common.fit_keras_sgd`).
 
 The textbook's figure of 300 hidden activations comes from pyprobml's
 ``ae_mnist_tf.ipynb`` (after Geron's *Hands-on Machine Learning*, chapter 17): Keras,
@@ -20,15 +20,13 @@ from __future__ import annotations
 from torch import nn
 
 from course_lib.cache import trained
-from course_lib.chapters.common import fit_mnist
-from course_lib.data import mnist
+from course_lib.chapters.common import KERAS_BATCH, PIXELS, fit_keras_sgd, fit_mnist
 from course_lib.models.sparse import SparseAutoencoder
 from course_lib.nets import IMAGE_SHAPE, glorot_init
 from course_lib.profile import Profile, get_profile
-from course_lib.train import History, fit
 
-PIXELS = 784
-KERAS_BATCH = 32
+TEXTBOOK_LR = 1.0
+"""``SGD(lr=1.0)`` in the textbook's Keras code (per-pixel mean loss)."""
 TEXTBOOK_RHO = 0.1
 TEXTBOOK_L1 = 1e-3 * PIXELS
 """Keras: ``mean-pixel BCE + 1e-3 * sum_bk |z_bk| / B``; times 784: ``per-image BCE + 0.784 * mean_b sum_k |z_bk|``."""
@@ -89,20 +87,12 @@ def textbook_sparse(penalty: str, lam: float, rho: float = TEXTBOOK_RHO) -> Spar
     return model
 
 
-def fit_textbook(model: nn.Module, *, seed: int, n_train: int, epochs: int) -> History:
-    """Keras's ``fit`` as the textbook's notebook calls it: SGD with lr 1, batch 32, reshuffled every epoch.
-
-    Keras's loss is the mean over the 784 pixels; the course's is their sum, 784 times
-    larger, so plain SGD with ``lr = 1 / 784`` takes exactly the same steps.
-    """
-    x, _ = mnist("train", n=n_train)
-    return fit(model, x, epochs=epochs, batch_size=KERAS_BATCH, lr=1.0 / PIXELS, optimizer="sgd", seed=seed)
-
-
 def trained_textbook(
     penalty: str, lam: float, *, epochs: int, profile: Profile | None = None, seed: int = 0
 ) -> SparseAutoencoder:
-    """:func:`textbook_sparse` trained by :func:`fit_textbook` on the profile's MNIST training images, cached.
+    """:func:`textbook_sparse` trained as the textbook's Keras code trains it, on the profile's MNIST images, cached.
+
+    :func:`~course_lib.chapters.common.fit_keras_sgd` with ``SGD(lr=1.0)`` (:data:`TEXTBOOK_LR`), batch 32.
 
     Args:
         penalty: ``"l1"`` or ``"kl"``.
@@ -113,5 +103,6 @@ def trained_textbook(
     """
     profile = profile or get_profile()
     model, _ = trained(textbook_sparse, {"penalty": penalty, "lam": lam},
-                       fit_textbook, {"n_train": profile.n_train, "epochs": epochs}, seed=seed, profile=profile)
+                       fit_keras_sgd, {"n_train": profile.n_train, "epochs": epochs, "keras_lr": TEXTBOOK_LR},
+                       seed=seed, profile=profile)
     return model

@@ -1,4 +1,4 @@
-"""What several chapters share: training on MNIST, and the course's frozen MNIST judge.
+"""What several chapters share: training on MNIST, Keras's training loop, and the course's frozen MNIST judge.
 
 Recipes here are passed to :func:`course_lib.cache.trained`, which keys the cache by
 their names and arguments, so every argument that changes the result is explicit.
@@ -13,6 +13,9 @@ from course_lib.data import mnist
 from course_lib.models.classifier import MnistClassifier
 from course_lib.profile import Profile, get_profile
 from course_lib.train import History, fit
+
+PIXELS = 784
+KERAS_BATCH = 32  # the batch size of Keras's fit when none is given
 
 
 def fit_mnist(
@@ -40,6 +43,25 @@ def fit_mnist(
     """
     x, y = mnist("train", n=n_train, binarize=binarize)
     return fit(model, (x, y) if labels else x, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+
+
+def fit_keras_sgd(model: nn.Module, *, seed: int, n_train: int, epochs: int, keras_lr: float) -> History:
+    """Keras's ``fit`` as the textbook's notebooks call it: plain SGD, batch 32, reshuffled every epoch.
+
+    The textbook's figures come from Keras models compiled with ``SGD(lr=keras_lr)`` and
+    ``binary_crossentropy``, whose loss is the mean over the 784 pixels; the course's loss
+    is their sum, 784 times larger, so SGD with ``lr = keras_lr / 784`` takes exactly the
+    same steps.
+
+    Args:
+        model: any course model with a per-image ``loss``.
+        seed: batch order and the model's noise.
+        n_train: the first ``n_train`` MNIST training images (grey levels).
+        epochs: passes over them.
+        keras_lr: the learning rate as the Keras code writes it (the textbook's: 1.0 or 1.5).
+    """
+    x, _ = mnist("train", n=n_train)
+    return fit(model, x, epochs=epochs, batch_size=KERAS_BATCH, lr=keras_lr / PIXELS, optimizer="sgd", seed=seed)
 
 
 def mnist_classifier(profile: Profile | None = None, seed: int = 0) -> MnistClassifier:

@@ -60,14 +60,15 @@ def test_textbook_weights_are_keras_weights_times_784_per_image():
     assert float(first.abs().max()) <= bound and float(first.abs().max()) > 0.9 * bound
 
 
-def test_fit_textbook_takes_the_keras_steps_sgd_lr_1_on_the_per_pixel_mean(fresh_cache):
+def test_fit_keras_sgd_takes_the_keras_steps_sgd_lr_1_on_the_per_pixel_mean(fresh_cache):
     """One SGD step with lr 1/784 on the per-image loss equals lr 1 on the per-pixel mean loss (Keras's)."""
+    from course_lib.chapters.common import fit_keras_sgd
     from course_lib.data import mnist
 
     torch.manual_seed(0)
     ours = ch.textbook_sparse("l1", ch.TEXTBOOK_L1)
     keras = copy.deepcopy(ours)
-    ch.fit_textbook(ours, seed=0, n_train=32, epochs=1)  # 32 images: one batch, order irrelevant
+    fit_keras_sgd(ours, seed=0, n_train=32, epochs=1, keras_lr=ch.TEXTBOOK_LR)  # 32 images: one batch, order irrelevant
     x = mnist("train", n=32)[0]
     z = keras.encode(x)
     bce = F.binary_cross_entropy_with_logits(keras.decode_logits(z), x, reduction="none").mean()  # per pixel
