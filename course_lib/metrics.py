@@ -66,13 +66,14 @@ def psnr(x_hat: Tensor, x: Tensor, max_val: float = 1.0) -> Tensor:
     return 10 * torch.log10(max_val**2 / mse)
 
 
-def knn_accuracy(
+def knn_correct(
     z_train: Tensor, y_train: Tensor, z_test: Tensor, y_test: Tensor, k: int = 5
-) -> float:
-    """Accuracy of a Euclidean k-nearest-neighbour vote on codes (scikit-learn).
+) -> Tensor:
+    """Per test code, whether a Euclidean k-nearest-neighbour vote (scikit-learn) gets its class right.
 
-    How well unsupervised codes separate the classes: no label was used to
-    learn ``z``; labels only vote here.
+    How well unsupervised codes separate the classes: no label was used to learn ``z``;
+    labels only vote here. Per-item results let two codes be compared on the same test
+    items (:func:`mcnemar`).
 
     Args:
         z_train: codes ``[N, ...]`` (flattened per sample).
@@ -80,11 +81,58 @@ def knn_accuracy(
         z_test: codes ``[M, ...]``.
         y_test: labels ``[M]``.
         k: neighbours per vote.
+
+    Returns:
+        ``[M]`` booleans.
     """
     if k < 1 or k > len(z_train):
         raise ValueError(f"k must be in [1, {len(z_train)}], got {k}")
     clf = KNeighborsClassifier(n_neighbors=k).fit(z_train.flatten(1).cpu().numpy(), y_train.cpu().numpy())
-    return float(clf.score(z_test.flatten(1).cpu().numpy(), y_test.cpu().numpy()))
+    return torch.from_numpy(clf.predict(z_test.flatten(1).cpu().numpy()) == y_test.cpu().numpy())
+
+
+def knn_accuracy(
+    z_train: Tensor, y_train: Tensor, z_test: Tensor, y_test: Tensor, k: int = 5
+) -> float:
+    """Accuracy of a Euclidean k-nearest-neighbour vote on codes: the mean of :func:`knn_correct`."""
+    return float(knn_correct(z_train, y_train, z_test, y_test, k).double().mean())
+
+
+def nearest_neighbours(z: Tensor, k: int) -> Tensor:
+    """Indices ``[N, k]`` of each point's ``k`` nearest other points (Euclidean, the point itself excluded).
+
+    Args:
+        z: points ``[N, ...]`` (flattened per point).
+        k: neighbours per point, ``1 <= k < N``.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < len(z):
+        raise ValueError(f"k must be an int in [1, {len(z) - 1}] (fewer than the {len(z)} points), got {k!r}")
+    flat = z.flatten(1).double()
+    d = torch.cdist(flat, flat)
+    d.fill_diagonal_(math.inf)
+    return d.topk(k, dim=1, largest=False).indices
+
+
+def neighbour_agreement(a: Tensor, b: Tensor, k: int = 10) -> Tensor:
+    """Per point, the share of its ``k`` nearest neighbours under ``a`` that are also among its ``k`` nearest under ``b``.
+
+    Two codes of the same points (say an MLP's and a CNN's) describe similar spaces when
+    their neighbourhoods agree. Codes that share nothing agree by chance on
+    ``k / (N - 1)`` of the neighbours, on average.
+
+    Args:
+        a: one code per point ``[N, ...]``.
+        b: another code of the same ``N`` points ``[N, ...]`` (any size).
+        k: neighbours per point.
+
+    Returns:
+        ``[N]`` values in ``[0, 1]``.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"a and b must code the same points, got {len(a)} and {len(b)} rows")
+    na, nb = nearest_neighbours(a, k), nearest_neighbours(b, k)
+    shared = (na.unsqueeze(2) == nb.unsqueeze(1)).any(dim=2).sum(dim=1)
+    return shared.double() / k
 
 
 def orthonormal_basis(U: Tensor) -> Tensor:

@@ -638,3 +638,32 @@ def test_paired_z_is_the_mean_difference_over_its_standard_error():
     assert paired_z(shift + 1 + 0.1 * torch.randn(50, generator=torch.Generator().manual_seed(0)), shift) > 20
     with pytest.raises(ValueError, match="a and b"):
         paired_z(a, b[:3])
+
+
+def test_nearest_neighbours_excludes_the_point_itself_and_sorts_by_distance():
+    from course_lib.metrics import nearest_neighbours
+
+    z = torch.tensor([[0.0], [1.0], [3.0], [7.0]])
+    assert nearest_neighbours(z, 2).tolist() == [[1, 2], [0, 2], [1, 0], [2, 1]]
+    for bad in (0, 4, 1.5, True):
+        with pytest.raises(ValueError, match="k must be"):
+            nearest_neighbours(z, bad)
+
+
+def test_neighbour_agreement_is_one_for_the_same_geometry_and_near_chance_for_unrelated_codes():
+    from course_lib.metrics import neighbour_agreement
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(400, 5, generator=g)
+    rotation = torch.linalg.qr(torch.randn(5, 5, generator=g))[0]
+    # A rotation, a scaling and extra zero dimensions keep every distance order: full agreement.
+    same = torch.cat([3 * a @ rotation, torch.zeros(400, 2)], 1)
+    assert torch.equal(neighbour_agreement(a, same, k=7), torch.ones(400, dtype=torch.float64))
+    # Independent codes of the same points share k / (N - 1) of the neighbours on average.
+    agree = neighbour_agreement(a, torch.randn(400, 5, generator=g), k=10)
+    assert agree.shape == (400,) and abs(agree.mean().item() - 10 / 399) < 4 * agree.std().item() / 20
+    # Hand-checked: on a line, 0's two neighbours are {1, 2}; on the other code they are {1, 3}.
+    line, other = torch.tensor([[0.0], [1.0], [2.0], [10.0]]), torch.tensor([[0.0], [1.0], [9.0], [2.0]])
+    assert neighbour_agreement(line, other, k=2)[0].item() == 0.5
+    with pytest.raises(ValueError, match="same points"):
+        neighbour_agreement(a, a[:10])

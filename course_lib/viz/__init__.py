@@ -48,6 +48,7 @@ from course_lib.viz.latent import (
     latent_map,
     latent_point,
     latent_scatter,
+    latent_scatter_panels,
     point_clouds_3d,
     scatter_panels,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "latent_map",
     "latent_point",
     "latent_scatter",
+    "latent_scatter_panels",
     "loss_curves",
     "matrix_heatmaps",
     "parzen_sigma_curves",

@@ -87,6 +87,43 @@ def latent_scatter(
     return fig
 
 
+def latent_scatter_panels(
+    points: Mapping[str, Tensor | np.ndarray],
+    labels: Tensor | None = None,
+    method: str = "tsne",
+    title: str | None = None,
+) -> Figure:
+    """Side-by-side scatters of several 2-D embeddings of the same points, coloured by class.
+
+    Args:
+        points: ``{panel title: points [N, 2]}``, e.g. the t-SNE maps of two models' codes
+            of the same test digits (from :func:`course_lib.metrics.embed_2d`).
+        labels: class of each point ``[N]`` (one colour bar for all panels), or None.
+        method: ``"none"``, ``"pca"`` or ``"tsne"``: names the axes, as in :func:`latent_scatter`.
+        title: optional figure title.
+    """
+    if not points:
+        raise ValueError("points must not be empty")
+    if method not in _AXIS:
+        raise ValueError(f"method must be 'none', 'pca' or 'tsne', got {method!r}")
+    fig, axes = plt.subplots(1, len(points), figsize=(4.2 * len(points) + 1.0, 4.2), squeeze=False,
+                             layout="constrained")
+    c = labels.cpu().numpy() if labels is not None else None
+    for ax, (name, p) in zip(axes[0], points.items()):
+        xy = np.asarray(p.detach().cpu() if isinstance(p, Tensor) else p)
+        if xy.ndim != 2 or xy.shape[1] != 2 or (c is not None and len(xy) != len(c)):
+            raise ValueError(f"points[{name!r}] must be [N, 2] with one label per point, got {xy.shape}")
+        colours = {"c": c, "cmap": "tab10", "vmin": -0.5, "vmax": 9.5} if c is not None else {}
+        sc = ax.scatter(xy[:, 0], xy[:, 1], s=4, alpha=0.8, **colours)
+        ax.set(xlabel=f"{_AXIS[method]}1", ylabel=f"{_AXIS[method]}2")
+        ax.set_title(name, fontsize=10)
+    if c is not None:
+        fig.colorbar(sc, ax=list(axes[0]), label="class", ticks=range(10))
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def decoded_grid(
     images: Tensor,
     lo: float = -3.0,
@@ -220,7 +257,7 @@ def scatter_panels(
             a = p.detach().cpu().numpy()
             if a.ndim != 2 or a.shape[1] != 2:
                 raise ValueError(f"{name!r} must be [N, 2], got {a.shape}")
-            sc = ax.scatter(a[:, 0], a[:, 1], c=c, cmap="viridis", s=3)
+            sc = ax.scatter(a[:, 0], a[:, 1], s=3, **({"c": c, "cmap": "viridis"} if c is not None else {}))
             ax.set(xlabel=xlabel, ylabel=ylabel)
             ax.set_title(name, fontsize=10)
         if c is not None:

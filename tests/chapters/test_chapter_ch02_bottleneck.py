@@ -73,6 +73,51 @@ def test_mnist_models_are_cached_and_the_sweep_is_consistent():
     assert sweep["autoencoder BCE"][1] == pytest.approx(evaluate(model, x_test)["rec"])  # its training loss
 
 
+def test_textbook_mlp_is_784_100_30_selu_with_a_selu_code_and_keras_init():
+    model = B.textbook_mlp_ae()
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(784, 100), (100, 30), (30, 100), (100, 784)]
+    assert all(torch.equal(m.bias, torch.zeros_like(m.bias)) for m in linears)  # Keras: zero biases
+    bound = (6 / (784 + 100)) ** 0.5  # Glorot-uniform
+    assert linears[0].weight.abs().max() <= bound and linears[0].weight.abs().max() > 0.95 * bound
+    assert isinstance(list(model.encoder.modules())[-1], nn.SELU)  # the code passes through a SELU too
+    x = torch.rand(3, 1, 28, 28)
+    z = model.encode(x)
+    assert z.shape == (3, 30) and bool((z >= -1.7581).all())  # SELU's lower bound: -scale * alpha
+    assert model(x).shape == x.shape and bool(((model(x) > 0) & (model(x) < 1)).all())
+
+
+@pytest.mark.slow
+def test_textbook_mlp_trains_with_keras_sgd_and_the_activation_sweep_scores_per_digit():
+    model, history = B.trained_textbook_mlp_ae(TINY)
+    assert len(history["loss"]) == B.TEXTBOOK_EPOCHS
+    again, _ = B.trained_textbook_mlp_ae(TINY)  # from the cache
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    sweep = B.activation_sweep(["relu", "selu"], latent_dim=4, profile=TINY)
+    from course_lib.data import mnist
+    from course_lib.train import evaluate
+
+    x_test, _ = mnist("test", n=TINY.n_test)
+    relu, _ = B.trained_mlp_ae(4, TINY, activation="relu")
+    assert sweep["relu"]["squared error"].shape == (TINY.n_test,)
+    assert sweep["relu"]["squared error"].mean().item() == pytest.approx(B.reconstruction_mse(relu, x_test), rel=1e-5)
+    assert sweep["relu"]["BCE"].mean().item() == pytest.approx(evaluate(relu, x_test)["rec"], rel=1e-5)
+    assert not torch.equal(sweep["relu"]["BCE"], sweep["selu"]["BCE"])
+    with pytest.raises(ValueError, match="activation"):
+        B.activation_sweep(["swish"], profile=TINY)
+
+
+def test_held_out_r2_is_near_one_for_a_kept_coordinate_and_near_zero_for_a_lost_one():
+    g = torch.Generator().manual_seed(0)
+    t, h = torch.rand(2000, generator=g), torch.rand(2000, generator=g)
+    code = torch.stack([torch.cos(3 * t), torch.sin(3 * t)], 1)  # keeps t (nonlinearly), knows nothing of h
+    assert B.held_out_r2(code, t) > 0.98
+    assert abs(B.held_out_r2(code, h)) < 0.1
+    assert B.held_out_r2(code, t, seed=1) != B.held_out_r2(code, t, seed=2)  # the split is seeded
+    with pytest.raises(ValueError, match="target"):
+        B.held_out_r2(code, t[:10])
+
+
 def test_code_holes_counts_empty_cells_and_finds_the_gap():
     g = torch.Generator().manual_seed(0)
     full = torch.rand(20_000, 2, generator=g)

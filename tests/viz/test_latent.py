@@ -180,6 +180,26 @@ def test_scatter_panels_one_row_per_colouring():
         scatter_panels({"bad": torch.randn(5, 3)})
 
 
+def test_latent_scatter_panels_one_panel_per_embedding_one_colour_bar():
+    from course_lib.viz import latent_scatter_panels
+
+    points, y = {"MLP": torch.randn(30, 2), "CNN": np.random.default_rng(0).normal(size=(30, 2))}, torch.randint(0, 10, (30,))
+    fig = latent_scatter_panels(points, y, method="tsne", title="two maps")
+    assert len(fig.axes) == 3 and fig.axes[2].get_ylabel() == "class"  # two panels, one colour bar
+    assert fig.axes[0].get_title() == "MLP" and fig.axes[1].get_xlabel() == "t-SNE 1"
+    np.testing.assert_allclose(_offsets(fig.axes[1]), points["CNN"])
+    np.testing.assert_array_equal(fig.axes[0].collections[0].get_array(), y.numpy())
+    assert len(latent_scatter_panels({"a": torch.randn(5, 2)}).axes) == 1  # no labels, no colour bar
+    with pytest.raises(ValueError, match=r"points\['bad'\] must be \[N, 2\]"):
+        latent_scatter_panels({"bad": torch.randn(5, 3)})
+    with pytest.raises(ValueError, match="one label per point"):
+        latent_scatter_panels({"short": torch.randn(5, 2)}, y)
+    with pytest.raises(ValueError, match="method"):
+        latent_scatter_panels(points, y, method="umap")
+    with pytest.raises(ValueError, match="empty"):
+        latent_scatter_panels({})
+
+
 def test_codes_on_density_draws_each_panel_and_checks_shapes():
     from course_lib.models.aae import gaussian_prior, mixture_prior
 
