@@ -1,4 +1,4 @@
-"""Corruptions of inputs: Gaussian noise, dropout noise and square masks.
+"""Corruptions of inputs: Gaussian noise, a blend with Gaussian noise, dropout noise and square masks.
 
 The denoising and context-encoder models corrupt their inputs with these, and the
 chapters corrupt test digits with them; they load no data.
@@ -6,6 +6,7 @@ chapters corrupt test digits with them; they load no data.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -29,6 +30,36 @@ def gaussian_noise(x: Tensor, sigma: float, generator: torch.Generator | None = 
     sigma = check_real("sigma", sigma, low=0.0)
     eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     return x + sigma * eps
+
+
+def blend_noise(
+    x: Tensor, alpha: float, mean: float, std: float, generator: torch.Generator | None = None
+) -> Tensor:
+    """Blend with Gaussian noise: ``alpha * x + (1 - alpha) * n`` with ``n ~ N(mean, std^2 I)``, no clipping.
+
+    This replaces the share ``1 - alpha`` of every entry by noise instead of adding
+    noise on top. With ``alpha = 0.3``, ``mean = 0.7`` and ``std = 0.2`` it is the
+    corruption of Badger's essay on overcomplete autoencoders (``observe_denoising`` in
+    ``autoencoders/undercomplete_autoencoder.py`` of ``blbadger/generative-models``).
+    For ``x`` in ``[0, 1]`` the result has mean ``alpha * x + (1 - alpha) * mean`` and
+    standard deviation ``(1 - alpha) * std`` per entry; it can leave ``[0, 1]``.
+
+    Args:
+        x: any floating-point tensor.
+        alpha: weight of the clean input, in [0, 1] (0: pure noise, 1: ``x`` unchanged).
+        mean: mean of the noise ``n``.
+        std: standard deviation of the noise ``n``, ``>= 0``.
+        generator: optional torch generator, for reproducible noise.
+
+    Returns:
+        A new tensor with the shape and dtype of ``x``.
+    """
+    check_float_tensor("x", x)
+    alpha = check_real("alpha", alpha, low=0.0, high=1.0)
+    mean = check_real("mean", mean, low=-math.inf)
+    std = check_real("std", std, low=0.0)
+    n = mean + std * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    return alpha * x + (1 - alpha) * n
 
 
 def dropout_noise(x: Tensor, p: float, generator: torch.Generator | None = None) -> Tensor:

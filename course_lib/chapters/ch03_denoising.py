@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from course_lib.cache import trained
 from course_lib.chapters.common import fit_mnist
+from course_lib.checks import check_int
 from course_lib.corruption import gaussian_noise
 from course_lib.data import mixture_means
 from course_lib.models.autoencoder import Autoencoder
@@ -153,22 +154,66 @@ def spread_around_modes(x: Tensor) -> tuple[float, float]:
     return spread, spread / (2 * residuals.numel()) ** 0.5
 
 
-def nearest_distance(x: Tensor, bank: Tensor, batch_size: int = 500) -> Tensor:
-    """Euclidean distance from each ``x_i`` to its nearest row of ``bank``: ``[B]``.
+def nearest_neighbour(x: Tensor, bank: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
+    """Euclidean distance from each ``x_i`` to its nearest row of ``bank``, and that row's index.
 
     Args:
         x: queries ``[B, ...]`` (flattened per sample).
         bank: references ``[N, ...]`` with the same number of entries per sample.
         batch_size: queries per block (memory ``batch_size * N``).
+
+    Returns:
+        ``(distance, index)``, each ``[B]``: ``distance[i] = ||x_i - bank[index[i]]||``.
     """
+    if len(x) == 0 or len(bank) == 0:
+        raise ValueError(f"x and bank must not be empty, got {tuple(x.shape)} and {tuple(bank.shape)}")
+    if x.ndim < 2 or bank.ndim < 2 or x.shape[1:].numel() != bank.shape[1:].numel():
+        raise ValueError(f"x and bank need [B, ...] with the same entries per sample, got {tuple(x.shape)} and {tuple(bank.shape)}")
     flat = bank.flatten(1)
-
-    def nearest(q: Tensor) -> Tensor:
-        q = q.flatten(1)
+    distance, index = [], []
+    for q in x.flatten(1).split(batch_size):
         i = torch.cdist(q, flat).argmin(1)  # fast matrix-product search, then an exact distance
-        return (q - flat[i]).norm(dim=1)
+        distance.append((q - flat[i]).norm(dim=1))
+        index.append(i)
+    return torch.cat(distance), torch.cat(index)
 
-    return apply_batched(nearest, x, batch_size=batch_size)
+
+def nearest_distance(x: Tensor, bank: Tensor, batch_size: int = 500) -> Tensor:
+    """Euclidean distance from each ``x_i`` to its nearest row of ``bank``: ``[B]`` (see :func:`nearest_neighbour`)."""
+    return nearest_neighbour(x, bank, batch_size)[0]
+
+
+def mean_pairwise_distance(x: Tensor) -> float:
+    """Mean Euclidean distance over all pairs ``i < j`` of the samples ``x`` ``[B, ...]``, ``B >= 2``.
+
+    A measure of diversity: 0 when every sample is the same, and for samples of the
+    data, the typical distance between two data points.
+    """
+    if len(x) < 2:
+        raise ValueError(f"x needs at least 2 samples, got {len(x)}")
+    return torch.pdist(x.flatten(1).double()).mean().item()
+
+
+def subset_statistic(
+    x: Tensor, statistic: Callable[[Tensor], float], size: int, draws: int, generator: torch.Generator | None = None
+) -> Tensor:
+    """``statistic`` of ``draws`` random subsets of ``size`` rows of ``x``, each drawn without replacement: ``[draws]``.
+
+    The spread of these values is the reference for the same statistic of ``size``
+    other samples (say 16 chains against 16 random test digits): it holds the sampling
+    noise of a set of that size.
+
+    Args:
+        x: the reference samples ``[N, ...]``.
+        statistic: maps ``size`` rows ``[size, ...]`` to a number.
+        size: rows per subset, between 1 and ``N``.
+        draws: number of subsets, ``>= 1``.
+        generator: optional torch generator for the subsets.
+    """
+    size = check_int("size", size, low=1, high=len(x))
+    draws = check_int("draws", draws, low=1)
+    values = [float(statistic(x[torch.randperm(len(x), generator=generator)[:size]])) for _ in range(draws)]
+    return torch.tensor(values, dtype=torch.float64)
 
 
 @torch.no_grad()

@@ -8,7 +8,10 @@ from course_lib.chapters.ch03_denoising import (
     denoising_ratio,
     grid2d,
     manifold_walk,
+    mean_pairwise_distance,
     nearest_distance,
+    nearest_neighbour,
+    subset_statistic,
     toy_dae,
     trained_mlp,
     weighted_cosine,
@@ -92,6 +95,48 @@ def test_nearest_distance_matches_brute_force():
     brute = torch.stack([min((xi - b).norm() for b in bank) for xi in x])
     torch.testing.assert_close(nearest_distance(x, bank, batch_size=7), brute)
     assert nearest_distance(bank[:5], bank).abs().max() < 1e-6
+
+
+def test_nearest_neighbour_returns_the_index_of_the_brute_force_nearest():
+    x, bank = torch.randn(30, 1, 4, 4), torch.randn(70, 1, 4, 4)
+    d, i = nearest_neighbour(x, bank, batch_size=7)
+    brute = torch.stack([torch.stack([(xi - b).norm() for b in bank]) for xi in x])  # [30, 70]
+    assert torch.equal(i, brute.argmin(1))
+    torch.testing.assert_close(d, brute.min(1).values)
+    d_self, i_self = nearest_neighbour(bank[[4, 9, 4]] + 1e-4, bank)  # a bank row finds itself
+    assert i_self.tolist() == [4, 9, 4] and d_self.max() < 1e-2
+    with pytest.raises(ValueError, match="bank"):
+        nearest_neighbour(x, torch.randn(5, 15))
+
+
+def test_mean_pairwise_distance_of_a_unit_square_and_of_copies():
+    square = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    assert mean_pairwise_distance(square) == pytest.approx((4 + 2 * math.sqrt(2)) / 6)  # 4 sides, 2 diagonals
+    assert mean_pairwise_distance(torch.ones(5, 1, 3, 3)) == 0.0
+    x = torch.randn(9, 2, 3)
+    brute = [(x[i] - x[j]).norm().item() for i in range(9) for j in range(i + 1, 9)]
+    assert mean_pairwise_distance(x) == pytest.approx(sum(brute) / len(brute), rel=1e-5)
+    with pytest.raises(ValueError, match="x"):
+        mean_pairwise_distance(torch.ones(1, 3))
+
+
+def test_subset_statistic_draws_subsets_without_replacement():
+    x = torch.arange(50.0)
+    distinct = subset_statistic(x, lambda s: s.unique().numel(), 16, draws=100, generator=torch.Generator().manual_seed(0))
+    assert distinct.shape == (100,) and (distinct == 16).all()  # no row twice in one subset
+    means = subset_statistic(x, lambda s: s.mean().item(), 5, draws=4000, generator=torch.Generator().manual_seed(1))
+    se = x.std().item() / math.sqrt(5) / math.sqrt(4000)
+    assert abs(means.mean().item() - x.mean().item()) < 5 * se  # a subset mean is unbiased
+    assert means.std().item() < 0.95 * x.std().item()  # and less spread than one row
+    assert len(set(means.tolist())) > 100  # the subsets differ
+    full = subset_statistic(x, lambda s: s.sum().item(), 50, draws=3)
+    assert (full == x.sum()).all()  # size N: every draw is the whole set
+    again = subset_statistic(x, lambda s: s.mean().item(), 5, draws=20, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(again, means[:20])
+    with pytest.raises(ValueError, match="size"):
+        subset_statistic(x, lambda s: 0.0, 51, draws=3)
+    with pytest.raises(ValueError, match="draws"):
+        subset_statistic(x, lambda s: 0.0, 5, draws=0)
 
 
 def test_denoising_ratio():
