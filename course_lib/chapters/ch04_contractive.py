@@ -3,7 +3,10 @@
 The chapter's models share Rifai et al.'s one-layer sigmoid encoder ``784 -> H``
 (:func:`sigmoid_model`): a plain AE, a DAE and CAEs for several ``lam``, all trained
 by the same recipe (:func:`trained_model`). :func:`step_seconds` times a training step of
-:func:`course_lib.train.fit`; the chapter and ``benchmarks/contractive.py`` both use it.
+:func:`course_lib.train.fit`; the chapter and ``benchmarks/contractive.py`` both use it, and
+:func:`penalty_cost_rounds` repeats the chapter's timing to measure its spread. The rest are
+the chapter's scale-free measures of a trained encoder: :func:`per_image_rec`,
+:func:`subspace_share`, :func:`units_for_share` and :func:`total_variation`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from torch import Tensor, nn
 
 from course_lib.cache import trained
 from course_lib.chapters.common import fit_mnist
-from course_lib.models.autoencoder import Autoencoder
+from course_lib.models.autoencoder import Autoencoder, reconstruction_loss
 from course_lib.models.contractive import ContractiveAutoencoder, WeightDecayAutoencoder, tied_sigmoid_nets
 from course_lib.models.denoising import DenoisingAutoencoder
 from course_lib.models.shared import sigmoid_nets
@@ -114,6 +117,68 @@ def penalty_cost(
     return plain, ratio
 
 
+def penalty_cost_rounds(
+    x: Tensor,
+    methods: Mapping[str, Sequence[str]],
+    *,
+    rounds: int = 3,
+    lr: float = 1e-3,
+    repeats: int = 2,
+    fewer_steps: Mapping[tuple[str, str], int] | None = None,
+    threads: int = 1,
+) -> tuple[dict[str, list[float]], dict[str, dict[str, list[float]]]]:
+    """:func:`penalty_cost` repeated ``rounds`` times, with the plain AE timed twice per round.
+
+    The second plain-AE timing is the noise reference: its ratio to the first,
+    ``ratio[encoder]["plain AE (again)"]``, would be exactly 1 on a quiet machine, and its
+    spread over rounds says how far any ratio of the round can be off.
+
+    Args:
+        x: the images of one timed epoch.
+        methods: ``{encoder: [method, ...]}``.
+        rounds: repetitions of the whole measurement.
+        lr: Adam's learning rate.
+        repeats: fresh models per configuration and round (see :func:`penalty_cost`).
+        fewer_steps: as in :func:`penalty_cost`.
+        threads: intra-op threads while timing.
+
+    Returns:
+        ``(plain, ratio)``: ``plain[encoder]``, the plain AE's seconds per step in each round, and
+        ``ratio[encoder][name]``, the method's time per step over the plain AE's in each round
+        (``name`` also ``"plain AE (again)"``).
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    plain: dict[str, list[float]] = {e: [] for e in methods}
+    ratio: dict[str, dict[str, list[float]]] = {e: {m: [] for m in [*names, "plain AE (again)"]}
+                                                for e, names in methods.items()}
+    old = torch.get_num_threads()
+    for _ in range(rounds):
+        p, r = penalty_cost(x, methods, lr=lr, repeats=repeats, fewer_steps=fewer_steps, threads=threads)
+        torch.set_num_threads(threads)
+        try:
+            for encoder in methods:
+                plain[encoder].append(p[encoder])
+                for m, v in r[encoder].items():
+                    ratio[encoder][m].append(v)
+                again = step_seconds(encoder, None, x, lr=lr, repeats=repeats)
+                ratio[encoder]["plain AE (again)"].append(again / p[encoder])
+        finally:
+            torch.set_num_threads(old)
+    return plain, ratio
+
+
+def timing_noise(again: Sequence[float]) -> float:
+    """The largest factor by which a ratio of two timings of the *same* work strayed from 1.
+
+    ``max_r max(q_r, 1 / q_r)`` over the rounds' ``q_r`` (``"plain AE (again)"`` of
+    :func:`penalty_cost_rounds`); a measured ratio is trusted up to this factor.
+    """
+    if not again or min(again) <= 0:
+        raise ValueError("again must be a non-empty sequence of positive ratios")
+    return max(max(q, 1 / q) for q in again)
+
+
 def sigmoid_model(
     kind: str, hidden: int, lam: float | None = None, sigma: float | None = None, tied: bool = False
 ) -> Autoencoder:
@@ -170,3 +235,60 @@ def units_for_share(J: Tensor, share: float = 0.9) -> Tensor:
     rows = J.double().pow(2).sum(2).sort(1, descending=True).values  # [B, H]
     cum = rows.cumsum(1) / rows.sum(1, keepdim=True)
     return (cum < share - 1e-12).sum(1) + 1
+
+
+@torch.no_grad()
+def per_image_rec(model: nn.Module, x: Tensor, batch_size: int = 1000) -> Tensor:
+    """Reconstruction error (nats) of each image ``[N]``, with the plain AE's loss.
+
+    Built from ``model.encoder`` and ``model.decoder`` alone, so that no model is charged for
+    its penalty or its input noise (a DAE reconstructs the clean ``x``).
+
+    Args:
+        model: any of the chapter's models (Bernoulli likelihood).
+        x: images ``[N, 1, 28, 28]`` in ``[0, 1]``.
+        batch_size: images per forward pass.
+    """
+    ae = Autoencoder(model.encoder, model.decoder)
+    return torch.cat([reconstruction_loss(ae.decode_logits(ae.encode(xb)), xb, ae.recon)
+                      for xb in x.split(batch_size)])
+
+
+def subspace_share(J: Tensor, U: Tensor, ks: Sequence[int]) -> Tensor:
+    """Per input, the share of ``||J||_F^2`` in the span of the first ``k`` columns of ``U`` ``[B, len(ks)]``.
+
+    ``||J U_k||_F^2 / ||J||_F^2`` for orthonormal columns ``U_k``: 1 when the code reacts only
+    to changes inside that subspace, ``k / D`` on average when it reacts to every direction
+    alike; unchanged when ``J`` is rescaled.
+
+    Args:
+        J: Jacobians ``[B, H, D]``.
+        U: orthonormal directions ``[D, K]``, most important first (e.g. principal directions);
+            computed in ``J``'s dtype.
+        ks: subspace sizes, each in ``[1, K]``.
+    """
+    if J.ndim != 3 or U.ndim != 2 or U.shape[0] != J.shape[2]:
+        raise ValueError(f"need J [B, H, D] and U [D, K], got {tuple(J.shape)} and {tuple(U.shape)}")
+    if any(not 1 <= k <= U.shape[1] for k in ks):
+        raise ValueError(f"every k must be in [1, {U.shape[1]}], got {list(ks)}")
+    along = (J @ U.to(J.dtype)).pow(2).sum(1)  # [B, K]: energy along each direction
+    cum = along.cumsum(1)[:, [k - 1 for k in ks]]
+    return cum / J.pow(2).sum((1, 2))[:, None]
+
+
+def total_variation(v: Tensor, shape: Sequence[int] = (28, 28)) -> Tensor:
+    """Anisotropic total variation of flattened images ``[..., D]``: ``sum |v_i - v_neighbour|``.
+
+    Summed over horizontally and vertically adjacent pixel pairs, per image ``[...]``. For unit
+    vectors (singular vectors) it measures roughness alone: small for a smooth pattern,
+    large for pixel noise.
+
+    Args:
+        v: images flattened to ``D = prod(shape)`` values ``[..., D]``.
+        shape: the image's ``(height, width)``.
+    """
+    h, w = shape
+    if v.shape[-1] != h * w:
+        raise ValueError(f"v's last dimension must be {h * w} for shape {tuple(shape)}, got {v.shape[-1]}")
+    im = v.reshape(*v.shape[:-1], h, w)
+    return (im[..., 1:, :] - im[..., :-1, :]).abs().sum((-2, -1)) + (im[..., :, 1:] - im[..., :, :-1]).abs().sum((-2, -1))

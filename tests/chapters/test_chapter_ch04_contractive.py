@@ -4,12 +4,18 @@ import torch
 from course_lib.chapters.ch04_contractive import (
     ENCODERS,
     penalty_cost,
+    penalty_cost_rounds,
     penalty_model,
+    per_image_rec,
     sigmoid_model,
     step_seconds,
+    subspace_share,
+    timing_noise,
+    total_variation,
     trained_model,
     units_for_share,
 )
+from course_lib.metrics import bce_per_sample
 from course_lib.models.autoencoder import Autoencoder
 from course_lib.models.contractive import ContractiveAutoencoder, TiedLinear, WeightDecayAutoencoder
 from course_lib.models.denoising import DenoisingAutoencoder
@@ -61,6 +67,64 @@ def test_step_timing_and_cost_ratios_restore_threads():
     assert torch.get_num_threads() == threads
     assert set(ratio[ENCODERS[0]]) == {"exact", "vjp"} and plain[ENCODERS[0]] > 0
     assert ratio[ENCODERS[0]]["vjp"] > ratio[ENCODERS[0]]["exact"]  # 256 backward passes against a closed form
+
+
+def test_penalty_cost_rounds_keeps_every_round_and_a_plain_reference():
+    x = torch.rand(256, 1, 28, 28)
+    threads = torch.get_num_threads()
+    plain, ratio = penalty_cost_rounds(x, {ENCODERS[0]: ["exact"]}, rounds=2, repeats=1)
+    assert torch.get_num_threads() == threads
+    assert len(plain[ENCODERS[0]]) == 2 and set(ratio[ENCODERS[0]]) == {"exact", "plain AE (again)"}
+    assert all(len(v) == 2 and min(v) > 0 for v in ratio[ENCODERS[0]].values())
+    with pytest.raises(ValueError, match="rounds"):
+        penalty_cost_rounds(x, {ENCODERS[0]: ["exact"]}, rounds=0)
+
+
+def test_timing_noise_is_the_largest_stray_factor_either_way():
+    assert timing_noise([1.0, 1.0]) == 1.0
+    assert timing_noise([1.1, 0.5, 1.2]) == pytest.approx(2.0)
+    assert timing_noise([1.25]) == pytest.approx(1.25)
+    with pytest.raises(ValueError):
+        timing_noise([])
+
+
+def test_per_image_rec_is_the_clean_bce_per_image():
+    torch.manual_seed(0)
+    x = torch.rand(7, 1, 28, 28)
+    for model in (sigmoid_model("ae", 8), sigmoid_model("dae", 8, sigma=0.5)):
+        r = per_image_rec(model, x, batch_size=3)  # batches must not change the answer
+        with torch.no_grad():
+            expected = bce_per_sample(torch.sigmoid(model.decoder(model.encoder(x))), x)  # no corruption
+        assert r.shape == (7,)
+        torch.testing.assert_close(r, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_subspace_share_against_hand_computed_projections():
+    D = 5
+    J = torch.zeros(2, 3, D)
+    J[0, 0, 0], J[0, 1, 1], J[0, 2, 4] = 1.0, 2.0, 1.0  # energy 1, 4 and 1 on directions 0, 1, 4
+    J[1] = torch.eye(3, D)
+    U = torch.eye(D)
+    share = subspace_share(J, U, [1, 2, 5])
+    torch.testing.assert_close(share, torch.tensor([[1 / 6, 5 / 6, 1.0], [1 / 3, 2 / 3, 1.0]]))
+    torch.testing.assert_close(subspace_share(10 * J, U, [2]), share[:, 1:2])  # scale-free
+    Q = torch.linalg.qr(torch.randn(D, D, dtype=torch.float64))[0]  # any orthonormal basis: all of it is 1
+    torch.testing.assert_close(subspace_share(torch.randn(4, 3, D, dtype=torch.float64), Q, [D]),
+                               torch.ones(4, 1, dtype=torch.float64))
+    with pytest.raises(ValueError, match="k"):
+        subspace_share(J, U, [0])
+
+
+def test_total_variation_of_known_images():
+    flat = torch.full((16,), 0.25)
+    assert total_variation(flat, (4, 4)).item() == 0.0
+    step = torch.zeros(4, 4)
+    step[:, 2:] = 1.0  # one vertical edge, 4 pixels tall
+    assert total_variation(step.flatten(), (4, 4)).item() == 4.0
+    checker = (torch.arange(4)[:, None] + torch.arange(4)[None, :]) % 2  # every neighbour pair differs
+    assert total_variation(checker.float().flatten()[None], (4, 4)).tolist() == [24.0]
+    with pytest.raises(ValueError, match="shape"):
+        total_variation(torch.zeros(10), (4, 4))
 
 
 @pytest.mark.slow
