@@ -60,6 +60,19 @@ def weighted_scale(u: Tensor, v: Tensor, weights: Tensor) -> float:
     return float((weights * (u * v).sum(1)).sum() / (weights * (v * v).sum(1)).sum())
 
 
+def pairwise_agreement(fields: list[Tensor], weights: Tensor) -> Tensor:
+    """:func:`weighted_cosine` between every pair ``i < j`` of ``fields``: ``[n (n - 1) / 2]``.
+
+    With the fields of ``n`` trainings that differ only in their seed (each ``[N, D]`` on
+    the same points, ``weights`` ``[N]``), this measures the estimation noise: 1 when every
+    training learns the same directions, lower the more the trainings disagree.
+    """
+    if len(fields) < 2:
+        raise ValueError(f"need at least 2 fields, got {len(fields)}")
+    pairs = [(i, j) for i in range(len(fields)) for j in range(i + 1, len(fields))]
+    return torch.tensor([weighted_cosine(fields[i], fields[j], weights) for i, j in pairs], dtype=torch.float64)
+
+
 def toy_dae_recipe(model: DenoisingAutoencoder, *, seed: int, data: Tensor, epochs: int, lr: float) -> History:
     """Adam with ``lr`` for ``epochs`` (batch 1024), then a third as many epochs at ``lr / 10``.
 

@@ -11,6 +11,7 @@ from course_lib.chapters.ch03_denoising import (
     mean_pairwise_distance,
     nearest_distance,
     nearest_neighbour,
+    pairwise_agreement,
     subset_statistic,
     toy_dae,
     trained_mlp,
@@ -179,3 +180,17 @@ def test_spread_around_modes_is_the_component_std_of_mixture_samples():
     a, se_a = spread_around_modes(toy2d("gaussian_mixture", 20_000, noise=0.3, seed=1).x)
     b, se_b = spread_around_modes(toy2d("gaussian_mixture", 20_000, noise=0.3, seed=2).x)
     assert abs(a - b) < 4 * math.hypot(se_a, se_b) and a < 0.3
+
+
+def test_pairwise_agreement_lists_the_weighted_cosine_of_every_pair():
+    u = torch.randn(30, 2, dtype=torch.float64)
+    v, w = torch.randn(30, 2, dtype=torch.float64), torch.rand(30, dtype=torch.float64)
+    got = pairwise_agreement([u, 2 * u, -u, v], w)  # pairs (0,1) (0,2) (0,3) (1,2) (1,3) (2,3)
+    assert got.shape == (6,)
+    torch.testing.assert_close(got[:2], torch.tensor([1.0, -1.0], dtype=torch.float64))
+    torch.testing.assert_close(got[3], torch.tensor(-1.0, dtype=torch.float64))
+    cos = torch.nn.functional.cosine_similarity(u, v, dim=1)
+    torch.testing.assert_close(got[2], (w * cos).sum() / w.sum())
+    torch.testing.assert_close(got[5], -(w * cos).sum() / w.sum())
+    with pytest.raises(ValueError, match="at least 2"):
+        pairwise_agreement([u], w)
