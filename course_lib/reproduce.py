@@ -10,8 +10,10 @@ wall time, date). Chapters read these files; they never hold numbers from smalle
     python -m course_lib.reproduce bae_mnist --workers 12      # a GPU machine: 12 runs at once
 
 Experiments so far: ``bae_mnist`` (Malamud et al. 2022, the MNIST curve of W's accuracy
-against the bottleneck, sigma = 1 and 0.5) and ``aae_parzen`` (seed 003: the Parzen-window
-log-likelihood of its AAE, without dropout, and with LeakyReLU and no dropout).
+against the bottleneck, sigma = 1 and 0.5), ``aae_parzen`` (seed 003: the Parzen-window
+log-likelihood of its AAE, without dropout, and with LeakyReLU and no dropout) and
+``vae_iwae`` (Burda et al. 2016, Table 1: the test NLL of the VAE trained with k = 1, by
+k = 5000; its code is :mod:`course_lib.chapters.ch06_burda`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,14 @@ AAE_SIGMAS = tuple(round(10 ** (-1 + 0.7 * i / 19), 6) for i in range(20))
 AAE_EPOCHS = 200
 """The seed's ``n_epochs``."""
 
+VAE_IWAE_PUBLISHED = {
+    "source": "Burda et al. (2016), Table 1",
+    "statistic": "test negative log-likelihood (nats) of dynamically binarized MNIST, estimated by the IWAE bound "
+                 "with k = 5000; one stochastic layer (50 units), trained 3280 epochs",
+    "points": {"VAE, k = 1": 86.76, "IWAE, k = 50": 84.78},
+    "reproduced": "VAE, k = 1",
+}
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -82,6 +92,13 @@ EXPERIMENTS = {
         "stochastic encoder, prior N(0, 25 I), batch 100, its Adam rates), 200 epochs, and its two ablations; "
         "Parzen log-likelihood of 10K samples on the 10K test digits, sigma on 1,000 validation digits",
         AAE_PUBLISHED,
+    ),
+    "vae_iwae": Experiment(
+        "vae_iwae",
+        "VAE on dynamically binarized MNIST as Burda et al.'s code (yburda/iwae) trains it: 784-200-200-50 tanh, "
+        "single-sample ELBO with a sampled KL summed over batches of 20, their Adam, 8 stages of 3^(i-1) epochs "
+        "(3280), 59,600 training digits; test NLL by the IWAE bound with k = 5000",
+        VAE_IWAE_PUBLISHED,
     ),
 }
 
@@ -113,13 +130,11 @@ HEADLINES = (
              "python -m course_lib.reproduce aae_parzen"),
     Headline("VAE (Burda et al.)", "test NLL on binarized MNIST by the IWAE bound, k = 5000 (nats)",
              "86.76 (VAE, one stochastic layer, k = 1 training); 84.78 (IWAE, k = 50)",
-             "Burda et al. (2016), Table 1", None,
-             "(no reference experiment yet: chapter 6 evaluates the bound at the profile's scale; the paper's "
-             "code, yburda/iwae, trains a 784-200-200-50 tanh encoder and its mirror on 59,600 training digits "
-             "binarized afresh in every minibatch, batch 20, 3^(i-1) epochs at lr 1e-4 * round(10^(1-(i-1)/7), 1) "
-             "for i = 1..8 (3280 in all), its own Adam (beta1 0.99, second moments starting at 1, 1e-4 added to "
-             "their root) on the ELBO with a sampled KL, and scores the test digits, binarized the same way, "
-             "with k = 5000)"),
+             "Burda et al. (2016), Table 1", "vae_iwae",
+             "python -m course_lib.reproduce vae_iwae (the VAE row, as the paper's code yburda/iwae runs it: "
+             "a 784-200-200-50 tanh encoder and its mirror on 59,600 training digits binarized afresh in every "
+             "minibatch, batch 20, 3^(i-1) epochs at lr 1e-4 * round(10^(1-(i-1)/7), 1) for i = 1..8, 3280 in all, "
+             "its own Adam on the ELBO with a sampled KL; the test digits scored with k = 5000)"),
     Headline("000 (BAE)", "context encoder LPIPS and distance-regularized GAN FID against the bottleneck size",
              "curves on CelebA (figures only; no numbers in the seed)", "Malamud et al. (2022)", None,
              "(no reference experiment yet: chapter 8 runs MNIST versions at the profile's scale)"),
@@ -366,8 +381,8 @@ def aae_epoch_seconds(steps: int = 10) -> float:
 
 
 def _timed_epoch(build: Callable[[], torch.nn.Module], data: Callable[[int], object], batch_size: int, steps: int,
-                 **fit_kwargs: object) -> float:
-    """Seconds of one epoch of the ``full`` profile's training set, timed on ``steps`` batches.
+                 epoch_images: int | None = None, **fit_kwargs: object) -> float:
+    """Seconds of one epoch of ``epoch_images`` images (default: the ``full`` profile's training set), timed on ``steps`` batches.
 
     A fresh ``build()`` trains one warm-up batch, then ``steps`` batches of ``data(batch_size * steps)``.
     """
@@ -384,7 +399,7 @@ def _timed_epoch(build: Callable[[], torch.nn.Module], data: Callable[[int], obj
         start = time.perf_counter()
         fit(model, batches, epochs=1, batch_size=batch_size, shuffle=False, progress=False, **fit_kwargs)
         seconds = time.perf_counter() - start
-    return seconds / steps * (get_profile("full").n_train / batch_size)
+    return seconds / steps * ((epoch_images or get_profile("full").n_train) / batch_size)
 
 
 def bae_epoch_seconds(steps: int = 40, latent_dim: int = 60) -> float:
@@ -410,6 +425,30 @@ def bae_epoch_seconds(steps: int = 40, latent_dim: int = 60) -> float:
     return _timed_epoch(build, data, 32, steps, betas=(0.5, 0.999))
 
 
+def vae_epoch_seconds(steps: int = 50) -> float:
+    """Measured seconds of one ``vae_iwae`` training epoch here (``steps`` batches of 20, scaled to 59,600 images).
+
+    Times :func:`~course_lib.train.fit` on the paper's model and loss (``BurdaRun.loss``: the
+    summed single-sample ELBO) with torch's Adam, whose cost equals that of the paper's Adam.
+    """
+    from course_lib.chapters.ch06_burda import BATCH_SIZE, N_TRAIN, BurdaRun, binarize, burda_mnist
+    from course_lib.models.vae import VAE
+
+    return _timed_epoch(lambda: BurdaRun(VAE.burda()), lambda n: binarize(burda_mnist()[0][:n]), BATCH_SIZE, steps,
+                        epoch_images=N_TRAIN)
+
+
+def vae_iwae(stages: int, n_train: int, k: int, n_test: int) -> tuple[dict, bool]:
+    """Run :func:`~course_lib.chapters.ch06_burda.reference_run` at ``full``; ``(results, paper_scale)``."""
+    from course_lib.chapters import ch06_burda as B
+    from course_lib.profile import get_profile
+
+    results = B.reference_run(stages=stages, n_train=n_train, k=k, n_test=n_test, profile=get_profile("full"))
+    print(f"vae_iwae: {time.strftime('%H:%M:%S')} test NLL {results['nll']:.2f} +- {results['se']:.2f} nats "
+          f"(k = {k}, {stages} stages)", flush=True)
+    return results, (stages, n_train, k, n_test) == (B.STAGES, B.N_TRAIN, B.K_TEST, 10_000)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line: ``--list``, or run one experiment and write its ledger entry."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.reproduce", description=__doc__.split("\n")[0])
@@ -426,13 +465,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="reduced runs only (not paper scale; default: the paper's 20 for bae_mnist, 200 for aae_parzen)")
     parser.add_argument("--n-train", type=int, default=None, help="reduced runs only (not paper scale)")
     parser.add_argument("--variants", nargs="+", default=None, help="aae_parzen: the seed's models to run")
+    parser.add_argument("--stages", type=int, default=8, help="vae_iwae: reduced runs only, train stages 1..STAGES")
+    parser.add_argument("--k", type=int, default=5000, help="vae_iwae: reduced runs only, importance samples per digit")
+    parser.add_argument("--n-test", type=int, default=10_000, help="vae_iwae: reduced runs only, test digits scored")
     args = parser.parse_args(argv)
     if args.list or args.experiment is None:
         from course_lib.profile import set_threads
 
         threads = set_threads()
         costs = {"bae_mnist": (bae_epoch_seconds, 20 * len(BAE_SIZES) * 2, f"20 epochs, {len(BAE_SIZES)} sizes, 2 sigmas"),
-                 "aae_parzen": (aae_epoch_seconds, AAE_EPOCHS * 3, f"{AAE_EPOCHS} epochs, 3 models")}
+                 "aae_parzen": (aae_epoch_seconds, AAE_EPOCHS * 3, f"{AAE_EPOCHS} epochs, 3 models"),
+                 "vae_iwae": (vae_epoch_seconds, 3280, "3280 epochs in 8 stages, one model")}
         for e in EXPERIMENTS.values():
             entry = read_ledger(e.name, args.out)
             state = f"ran {entry['provenance']['date']} on {entry['provenance']['device']}" if entry else "not run"
@@ -460,6 +503,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if paper_scale:
             for r in results.values():
                 r["not_run"] = sorted(set(BAE_SIZES) - set(r.get("sizes", ())))
+    elif args.experiment == "vae_iwae":
+        if not 1 <= args.stages <= 8:
+            parser.error(f"--stages must be in 1..8, got {args.stages}")
+        results, paper_scale = vae_iwae(args.stages, args.n_train or 59_600, args.k, args.n_test)
     else:
         from course_lib.chapters.ch07_aae import SEED_VARIANTS
 

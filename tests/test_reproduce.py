@@ -40,12 +40,15 @@ def test_a_reduced_bae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
 def test_list_without_a_ledger_says_not_run_and_measures_an_epoch(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(reproduce, "bae_epoch_seconds", lambda: 30.0)
     monkeypatch.setattr(reproduce, "aae_epoch_seconds", lambda: 60.0)
+    monkeypatch.setattr(reproduce, "vae_epoch_seconds", lambda: 9.0)
     assert reproduce.main(["--list", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "ledger: not run" in out and "30 s per training epoch, about 7.3 h for all of it (20 epochs, 22 sizes" in out
     assert "60 s per training epoch, about 10.0 h for all of it (200 epochs, 3 models)" in out
-    assert "seed headline numbers without a reference experiment yet" in out and "86.76" in out
-    assert "340 +- 2" not in out.split("without a reference experiment yet")[1]  # the AAE has its experiment now
+    assert "9 s per training epoch, about 8.2 h for all of it (3280 epochs in 8 stages, one model)" in out
+    missing = out.split("without a reference experiment yet")[1]
+    assert "340 +- 2" not in missing and "86.76" not in missing  # the AAE and the VAE have their experiments now
+    assert "vae_iwae: VAE on dynamically binarized MNIST" in out
     assert reproduce.read_ledger("bae_mnist", tmp_path) is None
 
 
@@ -55,6 +58,7 @@ def test_an_epoch_is_timed_on_the_papers_model_and_scaled_to_50000_images():
     with pytest.raises(ValueError, match="steps must be >= 2"):
         reproduce.bae_epoch_seconds(steps=1)
     assert 0 < reproduce.aae_epoch_seconds(steps=2) < 3600
+    assert 0 < reproduce.vae_epoch_seconds(steps=2) < 3600
 
 
 def test_the_aae_sigma_grid_is_the_seeds():
@@ -77,6 +81,22 @@ def test_a_reduced_aae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
     assert r["sigma"] in reproduce.AAE_SIGMAS and len(r["val_curve"]) == 20 and r["se"] > 0
     with pytest.raises(ValueError, match="variants"):
         reproduce.aae_parzen(["with batch norm"])
+
+
+def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypatch, fresh_cache, tmp_path):
+    monkeypatch.setattr(reproduce, "_commit", lambda: "abc123")
+    assert reproduce.main(["vae_iwae", "--stages", "2", "--n-train", "100", "--k", "10", "--n-test", "40",
+                           "--out", str(tmp_path)]) == 0
+    entry = json.loads((tmp_path / "vae_iwae.json").read_text())
+    reproduce.check_ledger("vae_iwae", entry)
+    assert entry["paper_scale"] is False and entry["published"]["points"]["VAE, k = 1"] == 86.76
+    assert entry["published"]["source"] == "Burda et al. (2016), Table 1"
+    r = entry["results"]
+    assert (r["stages"], r["epochs"], r["n_train"], r["k"], r["n_test"]) == (2, 4, 100, 10, 40)
+    assert r["adam_timestep"] == 1 + 4 * 5 and len(r["last_epoch_loss_per_stage"]) == 2
+    assert 50 < r["nll"] < 600 and r["se"] > 0
+    assert "--stages 2" in entry["provenance"]["command"] and entry["provenance"]["profile"] == "full"
+    assert [h.experiment for h in reproduce.HEADLINES if "Burda" in h.source] == ["vae_iwae"]
 
 
 def _record(name="aae_parzen"):

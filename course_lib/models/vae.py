@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.distributions import Normal
@@ -95,6 +96,38 @@ def unit_activity(mu: Tensor) -> Tensor:
     return mu.var(0, correction=0)
 
 
+class GaussianHeads(nn.Module):
+    """An encoder ``[B, ...] -> [B, 2 K]`` with two linear heads on one trunk: ``mu`` and ``logvar = 2 log sigma``.
+
+    Burda et al.'s code parameterizes ``sigma = exp(head)``; the :class:`VAE` reads
+    ``logvar``, so the second head's output is doubled.
+    """
+
+    def __init__(self, trunk: nn.Module, mean: nn.Linear, log_sigma: nn.Linear):
+        super().__init__()
+        self.trunk, self.mean, self.log_sigma = trunk, mean, log_sigma
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, ...] -> [B, 2 K]``: ``mu`` then ``logvar``."""
+        h = self.trunk(x)  # [B, H]
+        return torch.cat([self.mean(h), 2 * self.log_sigma(h)], dim=-1)  # [B, 2 K]
+
+
+def _burda_linear(n_in: int, n_out: int, seed: int) -> nn.Linear:
+    """``nnet.Linear.random`` of yburda/iwae: ``W ~ U(-s, s)``, ``s = sqrt(6 / (n_in + n_out))``, zero bias.
+
+    ``W`` is drawn as an ``[n_in, n_out]`` array by ``numpy.random.RandomState(seed)``, a new
+    generator for every layer (their code's ``seed=123`` default), then used as ``x @ W``.
+    """
+    s = np.sqrt(6.0 / (n_in + n_out))
+    w = np.random.RandomState(seed).uniform(low=-s, high=s, size=(n_in, n_out))
+    layer = nn.Linear(n_in, n_out)
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(w.astype(np.float32)).T)  # torch stores [n_out, n_in]
+        layer.bias.zero_()
+    return layer
+
+
 class VAE(Autoencoder):
     """Gaussian encoder ``q(z|x)``, Bernoulli or Gaussian decoder ``p(x|z)``, prior ``N(0, I)``.
 
@@ -143,6 +176,47 @@ class VAE(Autoencoder):
             beta,
             sigma,
         )
+
+    @classmethod
+    def burda(
+        cls, latent_dim: int = 50, hidden: Sequence[int] = (200, 200), pixel_mean: Tensor | None = None,
+        init_seed: int = 123,
+    ) -> VAE:
+        """Burda et al.'s (2016) one-stochastic-layer MNIST model as their code builds it (yburda/iwae, ``--layers 1``).
+
+        Encoder ``784 -> 200 -> 200`` with ``tanh`` after each layer, then two linear heads
+        ``200 -> K``: the mean and ``log sigma``. Decoder ``K -> 200 -> 200`` (``tanh``) ``-> 784``
+        Bernoulli logits. Every ``Linear`` is Glorot-uniform with a zero bias, drawn as their
+        ``nnet.Linear.random`` does: a fresh ``RandomState(init_seed)`` per layer, so layers of one
+        shape start equal (the two heads; the encoder's and decoder's ``200 x 200`` layers), and
+        the weights do not depend on torch's seed. The decoder's output bias starts at
+        ``logit(clip(pixel_mean, 0.001, 0.999))`` (their ``get_train_bias_np``).
+
+        Args:
+            latent_dim: ``K`` (50 in the paper).
+            hidden: the encoder's hidden widths; the decoder mirrors them.
+            pixel_mean: mean training intensity per pixel, ``[784]`` (any shape with 784
+                entries); ``None`` leaves the output bias at zero.
+            init_seed: the per-layer ``RandomState`` seed (their 123).
+        """
+        widths = [784, *hidden]
+        trunk = nn.Sequential(nn.Flatten())
+        for n_in, n_out in zip(widths, widths[1:]):
+            trunk.extend([_burda_linear(n_in, n_out, init_seed), nn.Tanh()])
+        encoder = GaussianHeads(trunk, _burda_linear(widths[-1], latent_dim, init_seed),
+                                _burda_linear(widths[-1], latent_dim, init_seed))
+        back = [latent_dim, *list(hidden)[::-1]]
+        decoder = nn.Sequential()
+        for n_in, n_out in zip(back, back[1:]):
+            decoder.extend([_burda_linear(n_in, n_out, init_seed), nn.Tanh()])
+        decoder.extend([_burda_linear(back[-1], 784, init_seed), nn.Unflatten(1, (1, 28, 28))])
+        if pixel_mean is not None:
+            if pixel_mean.numel() != 784:
+                raise ValueError(f"pixel_mean must hold 784 intensities, got shape {tuple(pixel_mean.shape)}")
+            p = pixel_mean.detach().float().flatten().clamp(0.001, 0.999)
+            with torch.no_grad():
+                decoder[-2].bias.copy_(torch.log(p / (1 - p)))  # = -log(1 / p - 1), their formula
+        return cls(encoder, decoder, latent_dim, "bernoulli")
 
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(mu, logvar)`` of ``q(z|x)``, each ``[B, K]``."""

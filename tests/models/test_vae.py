@@ -153,3 +153,27 @@ def test_slerp_turns_along_the_great_circle_and_interpolates_the_norm():
         slerp(e1, e2, 1.5)
     with pytest.raises(ValueError, match="one shape"):
         slerp(e1, e2[:, :2], 0.5)
+
+
+def test_burdas_model_is_their_784_200_200_50_tanh_net_with_their_init():
+    import numpy as np
+
+    mean = torch.rand(1, 28, 28)
+    vae = VAE.burda(pixel_mean=mean)
+    x = torch.bernoulli(torch.rand(5, 1, 28, 28))
+    mu, logvar = vae.posterior(x)
+    assert mu.shape == logvar.shape == (5, 50) and vae.decode_logits(mu).shape == (5, 1, 28, 28)
+    linears = [m for m in vae.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [
+        (784, 200), (200, 200), (200, 50), (200, 50), (50, 200), (200, 200), (200, 784)]
+    for m in linears:
+        s = np.sqrt(6 / (m.in_features + m.out_features))
+        want = np.random.RandomState(123).uniform(-s, s, (m.in_features, m.out_features)).astype(np.float32).T
+        assert torch.equal(m.weight, torch.from_numpy(np.ascontiguousarray(want))) and m.weight.abs().max() <= s
+        assert m is linears[-1] or torch.all(m.bias == 0)
+    p = mean.flatten().clamp(0.001, 0.999)
+    assert torch.allclose(linears[-1].bias, -torch.log(1 / p - 1), atol=1e-5)
+    assert torch.equal(vae.encoder.mean.weight, vae.encoder.log_sigma.weight)  # their seed=123 per layer
+    assert torch.allclose(logvar, 2 * vae.encoder.log_sigma(vae.encoder.trunk(x)))  # sigma = exp(head)
+    with pytest.raises(ValueError, match="784"):
+        VAE.burda(pixel_mean=torch.rand(10))
