@@ -77,7 +77,7 @@ def latent_scatter(
     fig = ax.figure if ax is not None else plt.figure(figsize=(5.5, 4.5))
     ax = ax or fig.add_subplot()
     c = labels.cpu().numpy() if labels is not None else None
-    sc = ax.scatter(xy[:, 0], xy[:, 1], c=c, cmap="tab10", s=4, alpha=0.8)
+    sc = ax.scatter(xy[:, 0], xy[:, 1], s=4, alpha=0.8, **({"c": c, "cmap": "tab10"} if c is not None else {}))
     if labels is not None:
         fig.colorbar(sc, ax=ax, label="class", ticks=range(int(c.max()) + 1))
     axis = _AXIS[method]
@@ -290,7 +290,7 @@ def point_clouds_3d(
     fig = plt.figure(figsize=(3.3 * len(arrays) + 0.9, 3.6))
     for i, (name, a) in enumerate(arrays.items()):
         ax = fig.add_subplot(1, len(arrays), i + 1, projection="3d")
-        sc = ax.scatter(a[:, 0], a[:, 1], a[:, 2], c=c, cmap="viridis", s=3)
+        sc = ax.scatter(a[:, 0], a[:, 1], a[:, 2], s=3, **({"c": c, "cmap": "viridis"} if c is not None else {}))
         ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), zlim=(lo[2], hi[2]))
         ax.set_xlabel("x1", labelpad=-8)
         ax.set_ylabel("x2", labelpad=-8)
