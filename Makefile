@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SMOKE := COURSE_PROFILE=smoke
 
-.PHONY: book test lint unit grading notebooks book-check browser exercises bench reproduce clean
+.PHONY: book test lint unit grading notebooks dry-run book-check browser exercises bench reproduce clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,13 +28,13 @@ book: $(STAMP)
 	COURSE_PROGRESS=$${COURSE_PROGRESS:-log} $(BIN)/jupyter-book build . -W
 	@$(BIN)/python tools/build_times.py --since $$(cat _build/.started)
 
-test: lint unit notebooks book-check browser
+test: lint unit notebooks dry-run book-check browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(SMOKE) $(BIN)/pytest tests -q -p no:cacheprovider -m "not notebook and not browser"
+	$(SMOKE) $(BIN)/pytest tests -q -p no:cacheprovider -m "not notebook and not browser and not dryrun"
 
 # The chapters run under the build's executor (nbclient, _config.yml's settings), the
 # solutions under nbval. Every claim's verdict and numbers are collected in _build/claims.txt;
@@ -45,6 +45,14 @@ notebooks: $(STAMP)
 		$(BIN)/pytest -q -p no:cacheprovider -m notebook tests/notebooks
 	$(SMOKE) COURSE_CLAIMS_LOG=$(CURDIR)/_build/claims.txt $(BIN)/pytest -q -p no:cacheprovider --nbval-lax solutions
 	@echo "claims checked (profile smoke):" && cat _build/claims.txt
+
+# The full profile's code end to end (architectures, grids, epochs, branches; CUDA paths on a
+# GPU) with each training epoch cut to a few minibatches (COURSE_DRY_RUN): claims are printed
+# as [DRY RUN] without a verdict into _build/claims-dry-run.txt. Its models are cached apart.
+dry-run: $(STAMP)
+	mkdir -p _build && rm -f _build/claims-dry-run.txt
+	COURSE_CLAIMS_LOG=$(CURDIR)/_build/claims-dry-run.txt $(BIN)/pytest -q -p no:cacheprovider -m dryrun tests/notebooks
+	@echo "claims computed in the full dry run: $$(wc -l < _build/claims-dry-run.txt)"
 
 # The book from the chapters `notebooks` executed (_build/executed), with execution off:
 # tools/ci_book_source.py mirrors the source into _build/ci/src with those copies as chapters.

@@ -8,7 +8,7 @@ that determines the result:
   included (an activation class counts by its qualified name, a tensor by its digest),
 - the built module's ``repr`` (layer types, activations, dropout rates: a change that
   keeps every tensor shape still changes the key),
-- the seed, the profile, the training device, the CPU thread count (1 and 2 threads sum
+- the seed, the profile (a dry run's apart), the training device, the CPU thread count (1 and 2 threads sum
   in a different order, so they give different weights) and a format version.
 
 The file holds the weights, the history and the key itself; it is written atomically
@@ -81,7 +81,7 @@ def canonical(value: Any, where: str = "argument") -> Any:
 
     Numbers, strings, ``None``, lists, tuples and string-keyed dicts map to themselves;
     classes and functions to their qualified names; tensors and arrays to their shape,
-    dtype and a sha256 of their bytes; a :class:`~course_lib.profile.Profile` to its name.
+    dtype and a sha256 of their bytes; a :class:`~course_lib.profile.Profile` to its ``key``.
 
     Raises:
         TypeError: naming ``where`` for anything else.
@@ -97,7 +97,7 @@ def canonical(value: Any, where: str = "argument") -> Any:
             raise TypeError(f"{where}: dict keys must be strings, got {list(value)}")
         return {k: canonical(v, f"{where}.{k}") for k, v in sorted(value.items())}
     if isinstance(value, Profile):
-        return value.name
+        return value.key
     if isinstance(value, (torch.Tensor, np.ndarray)):
         arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
         arr = np.ascontiguousarray(arr)
@@ -139,7 +139,7 @@ def cache_key(
         "architecture": hashlib.sha256(architecture.encode()).hexdigest(),
         "recipe": qualified_name(recipe, "recipe"),
         "recipe_args": canonical(recipe_all, "recipe_args"),
-        "profile": profile.name,
+        "profile": profile.key,
         "device": device,
         "threads": torch.get_num_threads() if device == "cpu" else None,
         "format": FORMAT_VERSION,

@@ -7,6 +7,13 @@ a laptop CPU (``standard``) and at paper scale on a GPU (``full``).
 
 Select one with the environment variable ``COURSE_PROFILE``; without it the
 default is ``full`` when CUDA is available and ``standard`` otherwise.
+
+A *dry run* (``COURSE_DRY_RUN=<steps>``) executes the ``full`` profile's code (its
+architectures, protocols, epochs and branches) with every training epoch stopped after
+``<steps>`` minibatches, every data size cut to :data:`DRY_RUN_SIZE` and the largest grids
+to three values (:meth:`Profile.size`, :meth:`Profile.grid`), so CI can prove in minutes
+that ``full`` runs end to end. Its models are cached under keys of
+their own, and claims are printed without a verdict (see :mod:`course_lib.claims`).
 """
 
 from __future__ import annotations
@@ -16,8 +23,8 @@ import os
 import random
 import sys
 import tempfile
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO, TypeVar
 
@@ -42,6 +49,7 @@ class Profile:
         n_test: test images for every reported number.
         epochs: epochs of a chapter's main models.
         batch_size: minibatch size of the training loop.
+        max_steps: ``None``, or in a dry run the minibatches each training epoch stops after.
     """
 
     name: str
@@ -50,6 +58,12 @@ class Profile:
     n_test: int
     epochs: int
     batch_size: int
+    max_steps: int | None = None
+
+    @property
+    def key(self) -> str:
+        """What identifies this profile in a cache key: its name, marked when it is a dry run."""
+        return self.name if self.max_steps is None else f"{self.name} (dry run, {self.max_steps} steps per epoch)"
 
     def pick(self, *, smoke: T, standard: T, full: T) -> T:
         """Return the value given for this profile.
@@ -58,6 +72,27 @@ class Profile:
         ``P.pick(smoke=[2, 8, 32], standard=[2, 4, 8, 16, 32, 64, 128], full=...)``.
         """
         return {"smoke": smoke, "standard": standard, "full": full}[self.name]
+
+    def size(self, *, smoke: int, standard: int, full: int) -> int:
+        """A data size (images, samples, points) for this profile: :meth:`pick`, cut to :data:`DRY_RUN_SIZE` in a dry run.
+
+        For the sizes a chapter sets itself, e.g. ``P.size(smoke=1000, standard=2500, full=5000)``
+        t-SNE points; grids, epochs and other settings go through :meth:`pick`.
+        """
+        n = self.pick(smoke=smoke, standard=standard, full=full)
+        return n if self.max_steps is None else min(n, DRY_RUN_SIZE)
+
+    def grid(self, *, smoke: Sequence[T], standard: Sequence[T], full: Sequence[T]) -> list[T]:
+        """A grid a chapter sweeps with one trained model per value: :meth:`pick`; in a dry run its first, middle and last values.
+
+        For grids whose models would make a dry run too long for CI (Chapter 8 trains about
+        ninety models at ``full``). The values kept are the extremes, where code paths differ
+        (the narrowest and widest networks), and one between them.
+        """
+        values = list(self.pick(smoke=smoke, standard=standard, full=full))
+        if self.max_steps is None or len(values) <= 3:
+            return values
+        return [values[0], values[len(values) // 2], values[-1]]
 
 
 PROFILES: dict[str, Profile] = {
@@ -72,26 +107,55 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+DRY_RUN_SIZE = 500
+"""The most images (or samples, or points) any data set of a dry run holds: its ``n_train``,
+``n_val``, ``n_test`` and every :meth:`Profile.size`."""
+
+
+def dry_run_steps() -> int | None:
+    """The minibatches per training epoch of a dry run (``COURSE_DRY_RUN``), or ``None`` outside one.
+
+    Raises:
+        ValueError: when ``COURSE_DRY_RUN`` is set to anything but a positive integer.
+    """
+    env = os.environ.get("COURSE_DRY_RUN", "")
+    if not env:
+        return None
+    if not env.isdigit() or int(env) < 1:
+        raise ValueError(f"COURSE_DRY_RUN must be a positive integer (minibatches per training epoch), got {env!r}")
+    return int(env)
+
+
 def get_profile(name: str | None = None) -> Profile:
     """Return the named profile, or the one selected by ``COURSE_PROFILE``.
 
+    In a dry run (:func:`dry_run_steps`) the ``full`` profile comes with ``max_steps`` set
+    and :data:`DRY_RUN_SIZE` images in each split; no other profile can be dry-run.
+
     Args:
         name: a profile name; ``None`` reads ``COURSE_PROFILE`` and falls back to
-            ``full`` with CUDA and ``standard`` without.
+            ``full`` with CUDA and ``standard`` without (``full`` in a dry run).
 
     Raises:
-        ValueError: for an unknown name, listing the valid ones.
+        ValueError: for an unknown name, listing the valid ones, or another profile than
+            ``full`` in a dry run.
     """
+    steps = dry_run_steps()
     if name is None:
         name = os.environ.get("COURSE_PROFILE") or (
-            "full" if torch.cuda.is_available() else "standard"
+            "full" if torch.cuda.is_available() or steps else "standard"
         )
     if name not in PROFILES:
         raise ValueError(
             f"unknown profile {name!r} (from argument or COURSE_PROFILE); "
             f"valid profiles: {', '.join(PROFILE_NAMES)}"
         )
-    return PROFILES[name]
+    if steps is None:
+        return PROFILES[name]
+    if name != "full":
+        raise ValueError(f"COURSE_DRY_RUN runs the full profile, but profile {name!r} was asked for "
+                         "(from argument or COURSE_PROFILE): unset COURSE_PROFILE or set it to full")
+    return replace(PROFILES["full"], n_train=DRY_RUN_SIZE, n_val=DRY_RUN_SIZE, n_test=DRY_RUN_SIZE, max_steps=steps)
 
 
 def get_device(prefer: str | None = None) -> torch.device:

@@ -469,6 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=5000, help="vae_iwae: reduced runs only, importance samples per digit")
     parser.add_argument("--n-test", type=int, default=10_000, help="vae_iwae: reduced runs only, test digits scored")
     args = parser.parse_args(argv)
+    if os.environ.get("COURSE_DRY_RUN"):  # its models train a few steps an epoch: no reference numbers, no timings
+        parser.error("COURSE_DRY_RUN is set, which stops every training epoch after a few steps: unset it")
     if args.list or args.experiment is None:
         from course_lib.profile import set_threads
 

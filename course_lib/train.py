@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from course_lib.nets import eval_mode
-from course_lib.profile import get_device, progress_bar, rebalance_threads
+from course_lib.profile import dry_run_steps, get_device, progress_bar, rebalance_threads
 
 History = dict[str, list[float]]
 Data = Tensor | Sequence[Tensor]
@@ -147,6 +147,10 @@ def fit(
             (e.g. to save sample grids); the model is in eval mode during the call.
         optimizer: ``"adam"``, or ``"sgd"`` (plain SGD without momentum; ``betas`` unused).
 
+    In a dry run (``COURSE_DRY_RUN``, :func:`course_lib.profile.dry_run_steps`) each epoch
+    stops after that many steps and is logged over the images it saw; every epoch and its
+    ``on_epoch_end`` still run, so the history has its full length.
+
     Returns:
         ``{key: [value per epoch]}`` for every entry of ``model.loss`` (multi-phase
         models: ``loss_<phase>`` for each phase's ``"loss"``), plus ``"time"``,
@@ -178,15 +182,20 @@ def fit(
     order_gen = torch.Generator().manual_seed(seed)  # batch order, independent of model noise
     n = len(tensors[0])
     steps = math.ceil(n / batch_size)
+    cap = dry_run_steps()
     history: History = {}
     for epoch in range(1, epochs + 1):
         model.train()
         start = time.perf_counter()
         perm = (torch.randperm(n, generator=order_gen) if shuffle else torch.arange(n)).to(device)
         sums: dict[str, Tensor] = {}
+        seen = 0
         bar = progress_bar(range(steps), desc=f"epoch {epoch}/{epochs}", enabled=progress)
         for step in bar:
+            if step == cap:
+                break
             idx = perm[step * batch_size : (step + 1) * batch_size]
+            seen += len(idx)
             batch = tuple(t[idx] for t in tensors)
             for phase, opt in optimizers.items():
                 out = model.loss(*batch) if phase is None else model.loss(*batch, phase=phase)
@@ -206,7 +215,7 @@ def fit(
                     name = key if phase is None or key != "loss" else f"loss_{phase}"
                     sums[name] = sums.get(name, 0.0) + value.detach() * len(idx)
         for key, total in sums.items():
-            history.setdefault(key, []).append(float(total) / n)
+            history.setdefault(key, []).append(float(total) / seen)
         history.setdefault("time", []).append(time.perf_counter() - start)
         model.eval()
         if val is not None:

@@ -192,3 +192,9 @@ def test_home_is_expanded_in_course_cache(monkeypatch, tmp_path):
 def test_checkpoint_names_stay_inside_the_cache(fresh_cache):
     path = checkpoint_path({"recipe": "a.../../../escape", "build": "b/../../x"})
     assert path.parent == fresh_cache and "/" not in path.name
+
+
+def test_a_dry_runs_models_are_cached_apart_from_the_full_profiles(fresh_cache, monkeypatch):
+    full = _path(profile=get_profile("full"))
+    monkeypatch.setenv("COURSE_DRY_RUN", "2")
+    assert _path(profile=get_profile("full")) != full

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from course_lib.profile import (
+    DRY_RUN_SIZE,
     PROFILES,
+    dry_run_steps,
     get_device,
     get_profile,
     progress_bar,
@@ -143,3 +145,31 @@ def test_thread_count_and_device_are_checked(monkeypatch):
     monkeypatch.setenv("COURSE_DEVICE", "gpu0")
     with pytest.raises(ValueError, match="COURSE_DEVICE must name a device"):
         profile.get_device()
+
+
+def test_a_dry_run_is_the_full_profile_with_a_step_cap_and_smoke_sized_evaluation(monkeypatch):
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    monkeypatch.delenv("COURSE_DRY_RUN", raising=False)
+    assert dry_run_steps() is None and get_profile("full").max_steps is None
+    assert get_profile("full").key == "full"
+    monkeypatch.setenv("COURSE_DRY_RUN", "4")
+    dry, full, smoke = get_profile(), PROFILES["full"], PROFILES["smoke"]
+    assert dry_run_steps() == 4 and dry.name == "full" and dry.max_steps == 4
+    assert (dry.epochs, dry.batch_size) == (full.epochs, full.batch_size)
+    assert dry.n_train == dry.n_val == dry.n_test == DRY_RUN_SIZE < smoke.n_val
+    assert dry.size(smoke=10, standard=20, full=10**6) == DRY_RUN_SIZE and dry.size(smoke=1, standard=2, full=3) == 3
+    assert full.size(smoke=10, standard=20, full=10**6) == 10**6 and smoke.size(smoke=10, standard=20, full=30) == 10
+    assert dry.grid(smoke=[1], standard=[2], full=[1, 2, 3, 4, 5, 6]) == [1, 4, 6]
+    assert dry.grid(smoke=[1], standard=[2], full=(7, 8)) == [7, 8]
+    assert full.grid(smoke=[1], standard=[2], full=[1, 2, 3, 4, 5, 6]) == [1, 2, 3, 4, 5, 6]
+    assert dry.key != full.key and "dry run" in dry.key
+    assert get_profile("full") == dry  # code that names "full" gets the dry run too
+    with pytest.raises(ValueError, match="COURSE_DRY_RUN runs the full profile.*'smoke'"):
+        get_profile("smoke")
+    monkeypatch.setenv("COURSE_PROFILE", "standard")
+    with pytest.raises(ValueError, match="unset COURSE_PROFILE or set it to full"):
+        get_profile()
+    for bad in ("0", "-3", "two"):
+        monkeypatch.setenv("COURSE_DRY_RUN", bad)
+        with pytest.raises(ValueError, match=f"COURSE_DRY_RUN must be a positive integer.*{bad!r}"):
+            dry_run_steps()

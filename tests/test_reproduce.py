@@ -138,3 +138,11 @@ def test_published_sizes_train_first_for_each_sigma():
     order = reproduce.run_order([2000, 1, 8, 60, 3], [1.0, 0.5])
     assert order[:5] == [(1.0, 60), (1.0, 1), (1.0, 2000), (1.0, 8), (1.0, 3)]
     assert order[5:] == [(0.5, 60), (0.5, 1), (0.5, 2000), (0.5, 8), (0.5, 3)]
+
+
+def test_a_dry_run_cannot_write_or_time_reference_runs(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DRY_RUN", "2")
+    for argv in (["--list", "--no-cost"], ["bae_mnist"]):
+        with pytest.raises(SystemExit):
+            reproduce.main([*argv, "--out", str(tmp_path)])
+    assert not list(tmp_path.iterdir())

@@ -205,3 +205,21 @@ def test_betas_reach_adam_and_shuffle_false_keeps_the_stored_order():
     m2 = Recorder()
     fit(m2, x, epochs=2, batch_size=4, lr=0.1, progress=False)  # default: shuffled, default betas
     assert m2.seen != m.seen and not torch.allclose(m2.w.detach().cpu(), w.detach(), atol=1e-4)
+
+
+def test_a_dry_run_stops_every_epoch_after_its_steps(monkeypatch):
+    x, calls, ends = low_rank_data(64), [], []
+    model = tiny_ae()
+    loss = model.loss
+    monkeypatch.setattr(model, "loss", lambda batch: calls.append(len(batch)) or loss(batch))
+    monkeypatch.setenv("COURSE_DRY_RUN", "3")
+    hist = fit(model, x, epochs=4, batch_size=10, progress=False, on_epoch_end=lambda e, m: ends.append(e))
+    assert calls == [10] * 12 and ends == [1, 2, 3, 4] and len(hist["loss"]) == len(hist["time"]) == 4
+    calls.clear()
+    fit(model, x[:20], epochs=2, batch_size=10, progress=False)  # epochs shorter than the cap run whole
+    assert calls == [10] * 4
+    monkeypatch.setenv("COURSE_DRY_RUN", "1")  # a cut epoch's mean is over the images it saw
+    model, x = tiny_ae(), low_rank_data(64)
+    before = evaluate(model, x[:10])["loss"]
+    hist = fit(model, x, epochs=1, batch_size=10, shuffle=False, lr=0.0, progress=False)
+    assert hist["loss"][0] == pytest.approx(before, rel=1e-5)

@@ -39,7 +39,14 @@ from course_lib.cache import trained
 from course_lib.data import mnist, mnist_source
 from course_lib.metrics import iwae_bound, mean_sem
 from course_lib.models.vae import VAE
-from course_lib.profile import Profile, get_device, get_profile, progress_bar, rebalance_threads
+from course_lib.profile import (
+    Profile,
+    dry_run_steps,
+    get_device,
+    get_profile,
+    progress_bar,
+    rebalance_threads,
+)
 from course_lib.train import History
 
 STAGES = 8
@@ -193,7 +200,8 @@ def train_stage(run: BurdaRun, *, seed: int, stage: int, n_train: int, batch_siz
 
     Minibatch ``j`` is images ``j B .. (j + 1) B - 1`` of the first ``n_train`` training images
     (no shuffling; a last partial batch is dropped, as their integer division does), binarized
-    afresh each time. Torch's generator is seeded with ``seed * 100 + stage``.
+    afresh each time. Torch's generator is seeded with ``seed * 100 + stage``. A dry run
+    (:func:`course_lib.profile.dry_run_steps`) stops each epoch after that many steps.
 
     Returns:
         ``{"loss": [mean -log w per image, per epoch], "time": [seconds per epoch]}``.
@@ -208,10 +216,14 @@ def train_stage(run: BurdaRun, *, seed: int, stage: int, n_train: int, batch_siz
     run.to(device).train()
     opt = run.optimizer(stage_lr(stage))  # after .to: its state is the buffers on the device
     steps, epochs = n_train // batch_size, stage_epochs(stage)
+    cap = dry_run_steps()  # a dry run stops each epoch after cap steps
     history: History = {"loss": [], "time": []}
     for epoch in range(1, epochs + 1):
-        start, total = time.perf_counter(), torch.zeros((), device=device)
+        start, total, done = time.perf_counter(), torch.zeros((), device=device), 0
         for j in progress_bar(range(steps), desc=f"stage {stage}/{STAGES}, epoch {epoch}/{epochs}"):
+            if j == cap:
+                break
+            done += 1
             loss = run.loss(binarize(x_train[j * batch_size:(j + 1) * batch_size]))["loss"]
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss ({loss.item()}) at stage {stage}, epoch {epoch}, "
@@ -220,7 +232,7 @@ def train_stage(run: BurdaRun, *, seed: int, stage: int, n_train: int, batch_siz
             loss.backward()
             opt.step()
             total += loss.detach()
-        history["loss"].append(float(total) / (steps * batch_size))
+        history["loss"].append(float(total) / (done * batch_size))
         history["time"].append(time.perf_counter() - start)
     return history
 

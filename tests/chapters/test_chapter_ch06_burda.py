@@ -88,6 +88,15 @@ def test_each_use_of_a_minibatch_draws_new_pixels_in_stored_order(monkeypatch):
     assert not torch.equal(seen[0], seen[2]) and not torch.equal(seen[1], seen[3])
 
 
+def test_a_dry_run_stops_each_epoch_of_a_stage_after_its_steps(monkeypatch):
+    seen = []
+    loss = B.BurdaRun.loss
+    monkeypatch.setattr(B.BurdaRun, "loss", lambda self, x: seen.append(x) or loss(self, x))
+    monkeypatch.setenv("COURSE_DRY_RUN", "1")
+    hist = B.train_stage(B.BurdaRun(VAE.burda()), seed=0, stage=2, n_train=45)  # 3 epochs of 2 batches without it
+    assert len(seen) == 3 and len(hist["loss"]) == 3 and all(math.isfinite(v) for v in hist["loss"])
+
+
 def test_stages_resume_from_the_cache_with_the_optimizer_state(fresh_cache):
     one, h1 = B.trained_stage(1, n_train=40, profile=TINY)
     assert len(list(fresh_cache.glob("*.pt"))) == 1 and len(h1["loss"]) == 1

@@ -26,6 +26,7 @@ BOOK = Path(__file__).resolve().parents[2] / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))  # the chapters and the appendix (reproduction.ipynb)
 CELL_TIMEOUT = 900  # a smoke cell takes seconds; a stall shows within this bound, not 30 minutes
+DRY_RUN_STEPS = 1  # minibatches per training epoch in `make dry-run` (COURSE_DRY_RUN overrides)
 
 # Widgets that capture output (``with out:``, interact, interactive_output) make the build's
 # executor write to the kernel's shell socket mid-cell; chapters use course_lib.widgets.explorer.
@@ -47,6 +48,23 @@ def test_chapter_executes_under_the_builds_executor(path, monkeypatch):
     assert run.output_hooks == 0, f"{path.name}: nbclient had to mimic an Output widget {run.output_hooks} times"
     if saved:
         save_executed(nb, saved)
+
+
+@pytest.mark.dryrun
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_chapter_executes_the_full_profile_as_a_dry_run(path, monkeypatch):
+    """`make dry-run`: the ``full`` profile's code end to end, each training epoch cut to a few steps.
+
+    The models, grids, epochs, branches and (on a GPU) device paths are ``full``'s; the claims
+    print ``[DRY RUN]`` without a verdict (see :mod:`course_lib.claims`).
+    """
+    monkeypatch.setenv("COURSE_PROFILE", "full")
+    monkeypatch.setenv("COURSE_DRY_RUN", os.environ.get("COURSE_DRY_RUN") or str(DRY_RUN_STEPS))
+    monkeypatch.setenv("COURSE_PROGRESS", "log")
+    run, _ = execute(path, timeout=CELL_TIMEOUT)
+    cells = ", ".join(f"cell {i} {s:.1f} s" for i, s in run.slowest(3))
+    print(f"{run.seconds:.1f} s, slowest: {cells}")
+    assert run.error is None, run.error
 
 
 def save_executed(nb, target: Path) -> None:
