@@ -18,7 +18,7 @@ def test_a_reduced_bae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
     torch.manual_seed(0)
     W = MnistClassifier().eval().requires_grad_(False)
     monkeypatch.setattr(ch, "judge", lambda dataset="mnist", profile=None, seed=0: W)  # skip training W
-    monkeypatch.setattr(reproduce, "_commit", lambda: "abc123")
+    monkeypatch.setattr(reproduce.ledger, "_commit", lambda: "abc123")
     assert reproduce.main(["bae_mnist", "--sizes", "2", "8", "--sigmas", "1", "--epochs", "2", "--n-train", "64",
                            "--out", str(tmp_path)]) == 0
     entry = json.loads((tmp_path / "bae_mnist.json").read_text())
@@ -38,9 +38,9 @@ def test_a_reduced_bae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
 
 
 def test_list_without_a_ledger_says_not_run_and_measures_an_epoch(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(reproduce, "bae_epoch_seconds", lambda: 30.0)
-    monkeypatch.setattr(reproduce, "aae_epoch_seconds", lambda: 60.0)
-    monkeypatch.setattr(reproduce, "vae_epoch_seconds", lambda: 9.0)
+    monkeypatch.setattr(reproduce.costs, "bae_epoch_seconds", lambda: 30.0)
+    monkeypatch.setattr(reproduce.costs, "aae_epoch_seconds", lambda: 60.0)
+    monkeypatch.setattr(reproduce.costs, "vae_epoch_seconds", lambda: 9.0)
     assert reproduce.main(["--list", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "ledger: not run" in out and "30 s per training epoch, about 7.3 h for all of it (20 epochs, 22 sizes" in out
@@ -67,8 +67,8 @@ def test_the_aae_sigma_grid_is_the_seeds():
 
 def test_a_reduced_aae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypatch, fresh_cache, tmp_path):
     small = functools.partial(reproduce.aae_parzen, n_samples=60, n_test=50, n_valid=40)
-    monkeypatch.setattr(reproduce, "aae_parzen", small)
-    monkeypatch.setattr(reproduce, "_commit", lambda: "abc123")
+    monkeypatch.setattr(reproduce.experiments, "aae_parzen", small)
+    monkeypatch.setattr(reproduce.ledger, "_commit", lambda: "abc123")
     assert reproduce.main(["aae_parzen", "--variants", "no dropout", "--epochs", "1", "--n-train", "200",
                            "--out", str(tmp_path)]) == 0
     entry = json.loads((tmp_path / "aae_parzen.json").read_text())
@@ -84,7 +84,7 @@ def test_a_reduced_aae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
 
 
 def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypatch, fresh_cache, tmp_path):
-    monkeypatch.setattr(reproduce, "_commit", lambda: "abc123")
+    monkeypatch.setattr(reproduce.ledger, "_commit", lambda: "abc123")
     assert reproduce.main(["vae_iwae", "--stages", "2", "--n-train", "100", "--k", "10", "--n-test", "40",
                            "--out", str(tmp_path)]) == 0
     entry = json.loads((tmp_path / "vae_iwae.json").read_text())

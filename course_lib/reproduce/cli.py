@@ -1,0 +1,89 @@
+"""The command line: ``python -m course_lib.reproduce [--list | EXPERIMENT ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from course_lib.reproduce import costs, experiments
+from course_lib.reproduce.catalog import AAE_EPOCHS, BAE_SIZES, EXPERIMENTS, HEADLINES
+from course_lib.reproduce.ledger import LEDGER_DIR, provenance, read_ledger, write_ledger
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: ``--list``, or run one experiment and write its ledger entry."""
+    parser = argparse.ArgumentParser(prog="python -m course_lib.reproduce", description=__doc__.split("\n")[0])
+    parser.add_argument("experiment", nargs="?", choices=sorted(EXPERIMENTS))
+    parser.add_argument("--list", action="store_true", help="list the experiments and their ledger state")
+    parser.add_argument("--no-cost", dest="cost", action="store_false",
+                        help="--list without timing an epoch of each experiment here")
+    parser.add_argument("--workers", type=int, default=1, help="runs trained at once (one process each)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(BAE_SIZES), help="bae_mnist: the nu grid")
+    parser.add_argument("--sigmas", type=float, nargs="+", default=[1.0, 0.5], help="bae_mnist: noise levels")
+    parser.add_argument("--budget", type=float, default=float("inf"), help="seconds before unfinished runs are dropped")
+    parser.add_argument("--out", type=Path, default=LEDGER_DIR, help="ledger directory")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="reduced runs only (not paper scale; default: the paper's 20 for bae_mnist, 200 for aae_parzen)")
+    parser.add_argument("--n-train", type=int, default=None, help="reduced runs only (not paper scale)")
+    parser.add_argument("--variants", nargs="+", default=None, help="aae_parzen: the seed's models to run")
+    parser.add_argument("--stages", type=int, default=8, help="vae_iwae: reduced runs only, train stages 1..STAGES")
+    parser.add_argument("--k", type=int, default=5000, help="vae_iwae: reduced runs only, importance samples per digit")
+    parser.add_argument("--n-test", type=int, default=10_000, help="vae_iwae: reduced runs only, test digits scored")
+    args = parser.parse_args(argv)
+    if os.environ.get("COURSE_DRY_RUN"):  # its models train a few steps an epoch: no reference numbers, no timings
+        parser.error("COURSE_DRY_RUN is set, which stops every training epoch after a few steps: unset it")
+    if args.list or args.experiment is None:
+        from course_lib.profile import set_threads
+
+        threads = set_threads()
+        cost = {"bae_mnist": (costs.bae_epoch_seconds, 20 * len(BAE_SIZES) * 2,
+                              f"20 epochs, {len(BAE_SIZES)} sizes, 2 sigmas"),
+                "aae_parzen": (costs.aae_epoch_seconds, AAE_EPOCHS * 3, f"{AAE_EPOCHS} epochs, 3 models"),
+                "vae_iwae": (costs.vae_epoch_seconds, 3280, "3280 epochs in 8 stages, one model")}
+        for e in EXPERIMENTS.values():
+            entry = read_ledger(e.name, args.out)
+            state = f"ran {entry['provenance']['date']} on {entry['provenance']['device']}" if entry else "not run"
+            print(f"{e.name}: {e.description}\n    ledger: {state}")
+            if args.cost:
+                seconds_per_epoch, epochs, what = cost[e.name]
+                epoch = seconds_per_epoch()
+                print(f"    measured here ({threads} thread(s)): {epoch:.0f} s per training epoch, about "
+                      f"{epoch * epochs / 3600:.1f} h for all of it ({what}) in one process, scoring not included")
+        missing = [h for h in HEADLINES if h.experiment is None]
+        print("\nseed headline numbers without a reference experiment yet:")
+        for h in missing:
+            print(f"  {h.seed}: {h.quantity}: {h.published}")
+        return 0
+    if args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers}")
+    os.environ["COURSE_PROFILE"] = "full"
+    started = time.time()
+    command = [sys.executable, "-m", "course_lib.reproduce", *(argv if argv is not None else sys.argv[1:])]
+    if args.experiment == "bae_mnist":
+        epochs = args.epochs or 20
+        results = experiments.bae_mnist(args.sizes, args.sigmas, args.workers, started + args.budget, epochs, args.n_train)
+        # Paper scale: every run follows the paper's protocol; sizes it did not reach are listed as not_run.
+        paper_scale = epochs == 20 and args.n_train is None and set(args.sizes) <= set(BAE_SIZES)
+        if paper_scale:
+            for r in results.values():
+                r["not_run"] = sorted(set(BAE_SIZES) - set(r.get("sizes", ())))
+    elif args.experiment == "vae_iwae":
+        if not 1 <= args.stages <= 8:
+            parser.error(f"--stages must be in 1..8, got {args.stages}")
+        results, paper_scale = experiments.vae_iwae(args.stages, args.n_train or 59_600, args.k, args.n_test)
+    else:
+        from course_lib.chapters.ch07_aae import SEED_VARIANTS
+
+        variants = args.variants or list(SEED_VARIANTS)
+        epochs = args.epochs or AAE_EPOCHS
+        results = experiments.aae_parzen(variants, epochs=epochs, n_train=args.n_train)
+        paper_scale = epochs == AAE_EPOCHS and args.n_train is None
+        results["not_run"] = sorted(set(SEED_VARIANTS) - set(variants))
+    record = {"experiment": args.experiment, "published": EXPERIMENTS[args.experiment].published,
+              "paper_scale": paper_scale, "results": results, "provenance": provenance(started, command)}
+    print(f"wrote {write_ledger(args.experiment, record, args.out)}")
+    return 0

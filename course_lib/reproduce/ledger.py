@@ -1,0 +1,102 @@
+"""The ledger: ``results/reference/<experiment>.json``, written atomically, read and checked with its provenance."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from course_lib.reproduce.catalog import EXPERIMENTS
+
+LEDGER_DIR = Path(__file__).resolve().parents[2] / "results" / "reference"
+
+
+def _commit() -> str:
+    try:
+        root = Path(__file__).resolve().parents[2]
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True)
+        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def provenance(started: float, command: Sequence[str]) -> dict:
+    """Where and how a reference run ran: commit, command, device, versions, threads, wall time, date."""
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or 'cpu'})"
+    return {
+        "commit": os.environ.get("COURSE_COMMIT") or _commit(),
+        "command": " ".join(command),
+        "profile": "full",
+        "device": device,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "wall_seconds": round(time.time() - started, 1),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_ledger(name: str, record: dict, directory: Path = LEDGER_DIR) -> Path:
+    """Write ``<directory>/<name>.json`` atomically (a temporary file, then a rename)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+PROVENANCE_FIELDS = {"commit": str, "command": str, "profile": str, "device": str, "torch": str, "threads": int,
+                     "wall_seconds": float, "date": str}
+
+
+def check_ledger(name: str, record: dict) -> None:
+    """Raise ``ValueError`` naming the field unless ``record`` is a well-formed entry of experiment ``name``.
+
+    Checked: the experiment's name, its published numbers as :data:`EXPERIMENTS` holds them, a
+    boolean ``paper_scale``, a ``results`` mapping, and every provenance field with its type
+    (a ``full`` profile, a date in ISO format).
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; expected one of {sorted(EXPERIMENTS)}")
+    if record.get("experiment") != name:
+        raise ValueError(f"ledger {name}: 'experiment' is {record.get('experiment')!r}, expected {name!r}")
+    if record.get("published") != EXPERIMENTS[name].published:
+        raise ValueError(f"ledger {name}: 'published' differs from EXPERIMENTS[{name!r}].published")
+    if not isinstance(record.get("paper_scale"), bool) or not isinstance(record.get("results"), dict):
+        raise ValueError(f"ledger {name}: needs a boolean 'paper_scale' and a 'results' mapping")
+    prov = record.get("provenance")
+    if not isinstance(prov, dict):
+        raise ValueError(f"ledger {name}: 'provenance' missing")
+    for field, kind in PROVENANCE_FIELDS.items():
+        value = prov.get(field)
+        accepted = (int, float) if kind is float else kind  # a whole number of seconds is a number too
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            raise ValueError(f"ledger {name}: provenance field {field!r} must be a {kind.__name__}, got {value!r}")
+    if prov["profile"] != "full":
+        raise ValueError(f"ledger {name}: a reference run uses the full profile, got {prov['profile']!r}")
+    try:
+        datetime.datetime.fromisoformat(prov["date"])
+    except ValueError as err:
+        raise ValueError(f"ledger {name}: provenance date {prov['date']!r} is not ISO 8601") from err
+
+
+def read_ledger(name: str, directory: Path = LEDGER_DIR) -> dict | None:
+    """The ledger entry of experiment ``name`` (checked by :func:`check_ledger`), or ``None`` when it was never run."""
+    path = directory / f"{name}.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    check_ledger(name, record)
+    return record
+
+
+# ---------------------------------------------------------------- bae_mnist
