@@ -55,11 +55,14 @@ def test_chapter_executes_under_the_builds_executor(path, monkeypatch):
 def test_chapter_executes_the_full_profile_as_a_dry_run(path, monkeypatch):
     """`make dry-run`: the ``full`` profile's code end to end, each training epoch cut to a few steps.
 
-    The models, grids, epochs, branches and (on a GPU) device paths are ``full``'s; the claims
-    print ``[DRY RUN]`` without a verdict (see :mod:`course_lib.claims`).
+    The models, epochs, protocols, branches and (on a GPU) device paths are ``full``'s; data
+    sizes are cut to 500 and Chapter 8's grids to three values (:mod:`course_lib.profile`);
+    the claims print ``[DRY RUN]`` without a verdict (see :mod:`course_lib.claims`). Models go
+    to the tests' session cache, so every run starts cold, as CI does.
     """
     monkeypatch.setenv("COURSE_PROFILE", "full")
     monkeypatch.setenv("COURSE_DRY_RUN", os.environ.get("COURSE_DRY_RUN") or str(DRY_RUN_STEPS))
+    monkeypatch.delenv("COURSE_DEVICE")  # the tests' CPU pin (conftest) lifted: CUDA where there is one
     monkeypatch.setenv("COURSE_PROGRESS", "log")
     run, _ = execute(path, timeout=CELL_TIMEOUT)
     cells = ", ".join(f"cell {i} {s:.1f} s" for i, s in run.slowest(3))
