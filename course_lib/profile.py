@@ -74,13 +74,14 @@ class Profile:
         return {"smoke": smoke, "standard": standard, "full": full}[self.name]
 
     def size(self, *, smoke: int, standard: int, full: int) -> int:
-        """A data size (images, samples, points) for this profile: :meth:`pick`, cut to :data:`DRY_RUN_SIZE` in a dry run.
+        """A data size (images, samples, points) for this profile: :meth:`pick`; in a dry run ``smoke``'s, at most :data:`DRY_RUN_SIZE`.
 
         For the sizes a chapter sets itself, e.g. ``P.size(smoke=1000, standard=2500, full=5000)``
         t-SNE points; grids, epochs and other settings go through :meth:`pick`.
         """
-        n = self.pick(smoke=smoke, standard=standard, full=full)
-        return n if self.max_steps is None else min(n, DRY_RUN_SIZE)
+        if self.max_steps is not None:
+            return min(smoke, DRY_RUN_SIZE)
+        return self.pick(smoke=smoke, standard=standard, full=full)
 
     def grid(self, *, smoke: Sequence[T], standard: Sequence[T], full: Sequence[T]) -> list[T]:
         """A grid a chapter sweeps with one trained model per value: :meth:`pick`; in a dry run its first, middle and last values.
@@ -109,7 +110,7 @@ PROFILES: dict[str, Profile] = {
 
 DRY_RUN_SIZE = 500
 """The most images (or samples, or points) any data set of a dry run holds: its ``n_train``,
-``n_val``, ``n_test`` and every :meth:`Profile.size`."""
+``n_val`` and ``n_test``, and every :meth:`Profile.size` (which is ``smoke``'s when smaller)."""
 
 
 def dry_run_steps() -> int | None:

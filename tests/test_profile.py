@@ -157,7 +157,7 @@ def test_a_dry_run_is_the_full_profile_with_a_step_cap_and_smoke_sized_evaluatio
     assert dry_run_steps() == 4 and dry.name == "full" and dry.max_steps == 4
     assert (dry.epochs, dry.batch_size) == (full.epochs, full.batch_size)
     assert dry.n_train == dry.n_val == dry.n_test == DRY_RUN_SIZE < smoke.n_val
-    assert dry.size(smoke=10, standard=20, full=10**6) == DRY_RUN_SIZE and dry.size(smoke=1, standard=2, full=3) == 3
+    assert dry.size(smoke=10**4, standard=20, full=10**6) == DRY_RUN_SIZE and dry.size(smoke=50, standard=2, full=500) == 50
     assert full.size(smoke=10, standard=20, full=10**6) == 10**6 and smoke.size(smoke=10, standard=20, full=30) == 10
     assert dry.grid(smoke=[1], standard=[2], full=[1, 2, 3, 4, 5, 6]) == [1, 4, 6]
     assert dry.grid(smoke=[1], standard=[2], full=(7, 8)) == [7, 8]

@@ -56,7 +56,7 @@ def test_chapter_executes_the_full_profile_as_a_dry_run(path, monkeypatch):
     """`make dry-run`: the ``full`` profile's code end to end, each training epoch cut to a few steps.
 
     The models, epochs, protocols, branches and (on a GPU) device paths are ``full``'s; data
-    sizes are cut to 500 and Chapter 8's grids to three values (:mod:`course_lib.profile`);
+    sizes are at most 500 and Chapter 8's grids to three values (:mod:`course_lib.profile`);
     the claims print ``[DRY RUN]`` without a verdict (see :mod:`course_lib.claims`). Models go
     to the tests' session cache, so every run starts cold, as CI does.
     """
