@@ -30,10 +30,15 @@ def report(proc, notebook):
     return parsed
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _graded_ahead(request, graded):
+    graded.start_for(request, lambda params: params["notebook"])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", SOLUTIONS, ids=lambda p: p.name)
-def test_solution_scores_full_marks(notebook, run_grader):
-    proc = run_grader(notebook)
+def test_solution_scores_full_marks(notebook, graded):
+    proc = graded(notebook)
     parsed = report(proc, notebook)
     assert all(m[1] == m[2] and m[4] == "ok" for m in parsed), proc.stdout
     assert proc.returncode == 0
@@ -41,8 +46,8 @@ def test_solution_scores_full_marks(notebook, run_grader):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", EXERCISES, ids=lambda p: p.name)
-def test_untouched_exercise_scores_zero(notebook, run_grader):
-    proc = run_grader(notebook)
+def test_untouched_exercise_scores_zero(notebook, graded):
+    proc = graded(notebook)
     parsed = report(proc, notebook)
     assert all(m[1] == "0" for m in parsed), proc.stdout
     assert proc.returncode == 1

@@ -47,7 +47,8 @@ def _one_wrong(solution: Path) -> nbformat.NotebookNode:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
+def course(tmp_path_factory, request, graded):
+    """The nbgrader course, autograded; ``course_lib.grade`` grades the same submissions meanwhile."""
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", course)
     source = course / "source" / "ps"
@@ -61,8 +62,13 @@ def course(tmp_path_factory):
         shutil.copy(solution, course / "submitted" / "solutions" / "ps")
         shutil.copy(course / "release" / "ps" / solution.name, course / "submitted" / "untouched" / "ps")
         nbformat.write(_one_wrong(solution), course / "submitted" / "one_wrong" / "ps" / solution.name)
+    graded.start_for(request, lambda params: _submitted(course, params["student"], params["solution"]))
     _nbgrader(course, "autograde", "ps", "--create", "--force")
     return course
+
+
+def _submitted(course: Path, student: str, solution: Path) -> Path:
+    return course / "submitted" / student / "ps" / solution.name
 
 
 def _nbgrader_scores(course: Path, student: str, notebook: str) -> dict[str, float]:
@@ -81,9 +87,8 @@ def test_the_release_keeps_the_task_lines(course):
 @pytest.mark.slow
 @pytest.mark.parametrize("student", STUDENTS)
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
-def test_nbgrader_gives_the_grades_of_course_lib_grade(course, solution, student, run_grader):
-    submitted = course / "submitted" / student / "ps" / solution.name
-    proc = run_grader(submitted)
+def test_nbgrader_gives_the_grades_of_course_lib_grade(course, solution, student, graded):
+    proc = graded(_submitted(course, student, solution))
     ours = {m[3]: float(m[1]) for m in map(LINE.fullmatch, proc.stdout.splitlines()) if m}
     questions = load_questions(module_for_notebook(solution))
     assert list(ours) == [q.name for q in questions], proc.stdout + proc.stderr
