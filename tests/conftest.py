@@ -5,6 +5,15 @@ import torch
 matplotlib.use("Agg")
 
 
+def pytest_collection_finish(session):
+    """Let each test module with collected tests start its slow set-up now: ``start_ahead(session)``."""
+    modules = dict.fromkeys(getattr(item, "module", None) for item in session.items)
+    for module in modules:
+        start = getattr(module, "start_ahead", None)
+        if start is not None:
+            start(session)
+
+
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory):
     """One cache folder for the whole run: MNIST is decoded once, not once per test."""
@@ -33,3 +42,4 @@ def W():
 
     torch.manual_seed(0)
     return MnistClassifier().eval().requires_grad_(False)
+

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from course_lib.grading.registry import load_questions, module_for_notebook
+from tests.runs_ahead import module_params
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -32,7 +33,8 @@ def report(proc, notebook):
 
 @pytest.fixture(scope="module", autouse=True)
 def _graded_ahead(request, graded):
-    graded.start_for(request, lambda params: params["notebook"])
+    for params in module_params(request):
+        graded.start(params["notebook"])
 
 
 @pytest.mark.slow

@@ -11,12 +11,16 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
 from course_lib.grading.registry import load_questions, module_for_notebook
+from tests.runs_ahead import module_params
 
 nbgrader = pytest.importorskip("nbgrader", reason="nbgrader is a test dependency: pip install -r requirements.txt")
 from nbgrader.api import Gradebook  # noqa: E402
@@ -29,7 +33,10 @@ BIN = Path(sys.executable).parent
 
 
 def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COURSE_PROFILE": "smoke"}
+    # The tests' settings (conftest) spelled out: this may run before any test has set them.
+    # One thread per kernel: autograde runs beside the other tests (see start_ahead).
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COURSE_PROFILE": "smoke",
+           "COURSE_CACHE": str(course / "cache"), "COURSE_DEVICE": "cpu", "COURSE_THREADS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [str(BIN / "nbgrader"), *args], cwd=course, env=env, capture_output=True, text=True, timeout=1800
     )
@@ -46,10 +53,8 @@ def _one_wrong(solution: Path) -> nbformat.NotebookNode:
     return nb
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory, request, graded):
-    """The nbgrader course, autograded; ``course_lib.grade`` grades the same submissions meanwhile."""
-    course = tmp_path_factory.mktemp("course")
+def _build_course(course: Path) -> Path:
+    """Release every chapter, hand in the three students' notebooks, and autograde them all."""
     shutil.copy(ROOT / "nbgrader_config.py", course)
     source = course / "source" / "ps"
     source.mkdir(parents=True)
@@ -62,8 +67,35 @@ def course(tmp_path_factory, request, graded):
         shutil.copy(solution, course / "submitted" / "solutions" / "ps")
         shutil.copy(course / "release" / "ps" / solution.name, course / "submitted" / "untouched" / "ps")
         nbformat.write(_one_wrong(solution), course / "submitted" / "one_wrong" / "ps" / solution.name)
-    graded.start_for(request, lambda params: _submitted(course, params["student"], params["solution"]))
     _nbgrader(course, "autograde", "ps", "--create", "--force")
+    return course
+
+
+_building: Future  # the course, built beside the other tests (see start_ahead)
+
+
+def start_ahead(session: pytest.Session) -> None:
+    """Build the course in a thread as soon as the tests are collected (tests/conftest.py calls this).
+
+    nbgrader autograde runs every submission through a kernel, one after another, for
+    minutes; beside it the other tests use the second core. Each side gets one thread:
+    two multi-threaded PyTorch processes on two cores slow each other many times over.
+    """
+    global _building
+    torch.set_num_threads(1)
+    folder = Path(tempfile.mkdtemp(prefix="course-nbgrader-"))
+    pool = ThreadPoolExecutor(1)
+    session.config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    session.config.add_cleanup(pool.shutdown)  # runs first: the build is over before its folder goes
+    _building = pool.submit(_build_course, folder)
+
+
+@pytest.fixture(scope="module")
+def course(request, graded):
+    """The autograded nbgrader course; ``course_lib.grade`` then grades the same submissions."""
+    course = _building.result()
+    for params in module_params(request):
+        graded.start(_submitted(course, params["student"], params["solution"]))
     return course
 
 

@@ -15,18 +15,24 @@ Progress goes to the terminal (``COURSE_PROGRESS=log``, as in `make book`), neve
 
 import os
 import re
+import sys
+from concurrent.futures import Future
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from tests.runs_ahead import RunsAhead, module_params
 from tools.execute_notebook import execute
 
-BOOK = Path(__file__).resolve().parents[2] / "book"
+ROOT = Path(__file__).resolve().parents[2]
+BOOK = ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))  # the chapters and the appendix (reproduction.ipynb)
 CELL_TIMEOUT = 900  # a smoke cell takes seconds; a stall shows within this bound, not 30 minutes
 DRY_RUN_STEPS = 1  # minibatches per training epoch in `make dry-run` (COURSE_DRY_RUN overrides)
+DRY_RUN_PARALLEL = 2  # dry runs at once: small models train faster as two 1-thread kernels than one after another
+DRY_RUN_TEST = "test_chapter_executes_the_full_profile_as_a_dry_run"
 
 # Widgets that capture output (``with out:``, interact, interactive_output) make the build's
 # executor write to the kernel's shell socket mid-cell; chapters use course_lib.widgets.explorer.
@@ -50,9 +56,29 @@ def test_chapter_executes_under_the_builds_executor(path, monkeypatch):
         save_executed(nb, saved)
 
 
+@pytest.fixture(scope="module")
+def dry_runs(request, session_cache) -> dict[Path, Future]:
+    """Every collected dry run, started up front, :data:`DRY_RUN_PARALLEL` at a time.
+
+    Each runs ``tools/execute_notebook.py`` in a process of its own; the kernels share the
+    cores through :func:`course_lib.profile.set_threads`'s fair share. The later chapters
+    (the largest models) start first.
+    """
+    env = {**os.environ, "COURSE_PROFILE": "full", "COURSE_PROGRESS": "log", "COURSE_CACHE": str(session_cache),
+           "COURSE_DRY_RUN": os.environ.get("COURSE_DRY_RUN") or str(DRY_RUN_STEPS)}
+    env.pop("COURSE_DEVICE", None)  # the tests' CPU pin (conftest) lifted: CUDA where there is one
+    runs = RunsAhead(DRY_RUN_PARALLEL)
+    paths = sorted((params["path"] for params in module_params(request, DRY_RUN_TEST)), reverse=True)
+    try:
+        yield {path: runs.start(path, [sys.executable, str(ROOT / "tools" / "execute_notebook.py"), str(path),
+                                       "--timeout", str(CELL_TIMEOUT)], cwd=ROOT, env=env) for path in paths}
+    finally:
+        runs.close()
+
+
 @pytest.mark.dryrun
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_chapter_executes_the_full_profile_as_a_dry_run(path, monkeypatch):
+def test_chapter_executes_the_full_profile_as_a_dry_run(path, dry_runs, record_property):
     """`make dry-run`: the ``full`` profile's code end to end, each training epoch cut to a few steps.
 
     The models, epochs, protocols, branches and (on a GPU) device paths are ``full``'s; data
@@ -60,14 +86,10 @@ def test_chapter_executes_the_full_profile_as_a_dry_run(path, monkeypatch):
     the claims print ``[DRY RUN]`` without a verdict (see :mod:`course_lib.claims`). Models go
     to the tests' session cache, so every run starts cold, as CI does.
     """
-    monkeypatch.setenv("COURSE_PROFILE", "full")
-    monkeypatch.setenv("COURSE_DRY_RUN", os.environ.get("COURSE_DRY_RUN") or str(DRY_RUN_STEPS))
-    monkeypatch.delenv("COURSE_DEVICE")  # the tests' CPU pin (conftest) lifted: CUDA where there is one
-    monkeypatch.setenv("COURSE_PROGRESS", "log")
-    run, _ = execute(path, timeout=CELL_TIMEOUT)
-    cells = ", ".join(f"cell {i} {s:.1f} s" for i, s in run.slowest(3))
-    print(f"{run.seconds:.1f} s, slowest: {cells}")
-    assert run.error is None, run.error
+    proc = dry_runs[path].result()
+    print(proc.stdout)
+    assert proc.returncode == 0, f"{path.name}: {proc.stdout}{proc.stderr[-5000:]}"
+    record_property("notebook_seconds", float(proc.stdout.split()[0]))
 
 
 def save_executed(nb, target: Path) -> None:
