@@ -377,6 +377,48 @@ def mnist(
     return x, y
 
 
+# ---------------------------------------------------------------- Fashion-MNIST (Chapter 8)
+
+DATASETS = ("mnist", "fashion")
+
+
+def fashion_mnist(split: str, n: int | None = None) -> tuple[Tensor, Tensor]:
+    """Fashion-MNIST from torchvision's files in ``<cache>/FashionMNIST/raw`` (never downloaded).
+
+    Split like :func:`mnist`: the first 50k training images for ``"train"``, the last 10k
+    for ``"val"``, the 10k test images for ``"test"``; ``n`` keeps the first ``n``.
+
+    Returns:
+        ``(x, y)``: images ``[N, 1, 28, 28]`` float32 in [0, 1] and labels ``[N]`` int64.
+
+    Raises:
+        ValueError: for an unknown ``split`` or ``n`` out of range.
+        FileNotFoundError: when the files are absent, saying where to put them.
+    """
+    check_choice("split", split, SPLITS)
+    size = _SPLIT_SIZES[split]
+    n = size if n is None else check_int("n", n, low=1, high=size)
+    from torchvision.datasets import FashionMNIST
+
+    root = cache_root()
+    try:
+        ds = FashionMNIST(str(root), train=split != "test", download=False)
+    except RuntimeError as err:  # torchvision: "Dataset not found"
+        raise FileNotFoundError(
+            f"Fashion-MNIST not found in {root}/FashionMNIST/raw: on a machine with internet run "
+            f"torchvision.datasets.FashionMNIST('{root}', download=True) (or copy the four "
+            f"*-idx?-ubyte files there)"
+        ) from err
+    start = 50_000 if split == "val" else 0
+    return ds.data[start:start + n].float().div(255).unsqueeze(1), ds.targets[start:start + n].long()
+
+
+def labelled_images(dataset: str, split: str, n: int) -> tuple[Tensor, Tensor]:
+    """The first ``n`` images and labels of a split of ``"mnist"`` (grey levels) or ``"fashion"``."""
+    check_choice("dataset", dataset, DATASETS)
+    return mnist(split, n=n) if dataset == "mnist" else fashion_mnist(split, n)
+
+
 # ---------------------------------------------------------------- small real data
 
 

@@ -636,3 +636,37 @@ def test_drawing_from_the_posterior_keeps_the_data_distribution_and_the_mean_doe
     assert spread(data.mixture_denoiser(std, sigma)(x_tilde)) < std - 10 * se
     with pytest.raises(ValueError, match="sigma must be > 0"):
         data.mixture_posterior(x_tilde, std, 0.0)
+
+
+# ---------------------------------------------------------------- Fashion-MNIST
+
+
+def test_fashion_mnist_without_files_says_where_to_put_them(fresh_cache):
+    with pytest.raises(FileNotFoundError, match="FashionMNIST"):
+        data.fashion_mnist("train", 10)
+
+
+def test_fashion_mnist_splits_like_mnist(monkeypatch):
+    import torchvision.datasets
+
+    class Files:  # torchvision's dataset: image i of the training file has pixels i % 251, of the test file 250
+        def __init__(self, root, train, download):
+            assert not download
+            n = 60_000 if train else 10_000
+            marks = torch.arange(n) % 251 if train else torch.full((n,), 250)
+            self.data = marks.to(torch.uint8)[:, None, None].expand(n, 28, 28)
+            self.targets = torch.arange(n) % 10
+
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", Files)
+    for split, n, first in (("train", 4, 0), ("val", 3, 50_000 % 251), ("test", 2, 250)):
+        x, y = data.fashion_mnist(split, n)
+        assert x.shape == (n, 1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
+        expected = torch.full((n,), 250) if split == "test" else (torch.arange(n) + first) % 251
+        assert torch.equal((x[:, 0, 0, 0] * 255).round().long(), expected), split
+    assert len(data.fashion_mnist("val")[0]) == 10_000
+    with pytest.raises(ValueError, match="split"):
+        data.fashion_mnist("validation")
+    with pytest.raises(ValueError, match="n"):
+        data.fashion_mnist("test", 10_001)
+    with pytest.raises(ValueError, match="dataset"):
+        data.labelled_images("cifar", "train", 3)

@@ -18,10 +18,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from course_lib.cache import cache_dir, trained
+from course_lib.cache import trained
 from course_lib.chapters.common import mnist_classifier
+from course_lib.checks import check_choice
 from course_lib.corruption import gaussian_noise
-from course_lib.data import mnist
+from course_lib.data import DATASETS, labelled_images, mnist
 from course_lib.metrics import psnr
 from course_lib.models.autoencoder import reconstruction_loss
 from course_lib.models.bae import PAPER_LAM, BenignAutoencoder
@@ -31,43 +32,7 @@ from course_lib.models.drgan import DistanceRegularizedGAN
 from course_lib.profile import Profile, get_profile, progress_bar
 from course_lib.train import History, apply_batched, fit
 
-DATASETS = ("mnist", "fashion")
-
-
-# ---------------------------------------------------------------- data and the judge
-
-
-def fashion_mnist(split: str, n: int | None = None) -> tuple[Tensor, Tensor]:
-    """Fashion-MNIST from torchvision's files in ``<cache>/FashionMNIST/raw`` (never downloaded).
-
-    Split like :func:`course_lib.data.mnist`: the first 50k training images for
-    ``"train"``, the last 10k for ``"val"``, the 10k test images for ``"test"``.
-
-    Raises:
-        FileNotFoundError: when the files are absent, saying where to put them.
-    """
-    from torchvision.datasets import FashionMNIST
-
-    root = cache_dir()
-    try:
-        ds = FashionMNIST(str(root), train=split != "test", download=False)
-    except RuntimeError as err:  # torchvision: "Dataset not found"
-        raise FileNotFoundError(
-            f"Fashion-MNIST not found in {root}/FashionMNIST/raw: on a machine with internet run "
-            f"torchvision.datasets.FashionMNIST('{root}', download=True) (or copy the four "
-            f"*-idx?-ubyte files there)"
-        ) from err
-    x, y = ds.data.float().div(255).unsqueeze(1), ds.targets.long()
-    part = {"train": slice(0, 50_000), "val": slice(50_000, 60_000), "test": slice(0, 10_000)}[split]
-    x, y = x[part], y[part]
-    return (x[:n], y[:n]) if n is not None else (x, y)
-
-
-def load(dataset: str, split: str, n: int) -> tuple[Tensor, Tensor]:
-    """The first ``n`` images and labels of a split of ``"mnist"`` or ``"fashion"``."""
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
-    return mnist(split, n=n) if dataset == "mnist" else fashion_mnist(split, n)
+# ---------------------------------------------------------------- the judge
 
 
 def judge(dataset: str = "mnist", profile: Profile | None = None, seed: int = 0) -> nn.Module:
@@ -89,8 +54,7 @@ def judge(dataset: str = "mnist", profile: Profile | None = None, seed: int = 0)
         W in eval mode on the CPU, its parameters without gradients.
     """
     profile = profile or get_profile()
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    check_choice("dataset", dataset, DATASETS)
     if dataset == "mnist" and profile.name != "full":
         return mnist_classifier(profile, seed)
     if dataset == "mnist":
@@ -219,7 +183,7 @@ def fit_dataset(
         labels: pass ``(x, y)`` instead of ``x``.
         betas: Adam's decay rates (DCGAN-style training uses ``(0.5, 0.999)``).
     """
-    x, y = load(dataset, "train", n_train)
+    x, y = labelled_images(dataset, "train", n_train)
     return fit(model, (x, y) if labels else x, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                betas=betas, progress=False)
 
@@ -244,10 +208,10 @@ def fit_bae(
         :func:`course_lib.train.fit`'s history plus ``val_accuracy``, ``test_accuracy``,
         ``val_rec`` and ``test_rec`` per epoch.
     """
-    x, y = load(dataset, "train", n_train)
+    x, y = labelled_images(dataset, "train", n_train)
     data = (x, y, noisy(x, model.sigma, TRAIN_NOISE_SEED + seed)) if fixed_noise else (x, y)
-    splits = {"val": (*load(dataset, "val", n_val), VAL_NOISE_SEED),
-              "test": (*load(dataset, "test", n_test), TEST_NOISE_SEED)}
+    splits = {"val": (*labelled_images(dataset, "val", n_val), VAL_NOISE_SEED),
+              "test": (*labelled_images(dataset, "test", n_test), TEST_NOISE_SEED)}
     scores: History = {f"{split}_{k}": [] for split in splits for k in ("accuracy", "rec")}
     best = BestEpoch()
 
@@ -435,7 +399,7 @@ def sweep(
     start = time.perf_counter()
     profile = profile or get_profile()
     W = judge(dataset, get_profile(profile.name))  # the models' judge (see benign_autoencoder)
-    (x_val, y_val), (x_test, y_test) = load(dataset, "val", n_val), load(dataset, "test", n_test)
+    (x_val, y_val), (x_test, y_test) = labelled_images(dataset, "val", n_val), labelled_images(dataset, "test", n_test)
     per_epoch = {k: np.zeros((len(sizes), epochs)) for k in ("val_accuracy", "test_accuracy", "val_rec", "test_rec")}
     test_correct, penalty = np.zeros((len(sizes), len(x_test)), dtype=bool), np.zeros(len(sizes))
     for i, nu in enumerate(progress_bar(sizes, desc="sweep", leave=True)):

@@ -8,7 +8,6 @@ from course_lib.chapters.ch08_bae import (
     Sweep,
     accuracy,
     benign_autoencoder,
-    fashion_mnist,
     hole,
     inpainting_scores,
     noisy,
@@ -91,7 +90,7 @@ def test_fit_bae_keeps_the_noise_fixed_and_returns_the_best_validation_epoch(mon
     g = torch.Generator().manual_seed(0)
     data = {split: (torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g))
             for split, n in (("train", 64), ("val", 40), ("test", 40))}
-    monkeypatch.setattr(ch, "load", lambda dataset, split, n: (data[split][0][:n], data[split][1][:n]))
+    monkeypatch.setattr(ch, "labelled_images", lambda dataset, split, n: (data[split][0][:n], data[split][1][:n]))
     bae = BenignAutoencoder.mlp(W, latent_dim=3, hidden=[16])
     seen, states = [], []
     original_loss = bae.loss
@@ -117,13 +116,9 @@ def test_fit_bae_keeps_the_noise_fixed_and_returns_the_best_validation_epoch(mon
     assert all(torch.equal(bae.state_dict()[k], v) for k, v in states[best].items())
 
 
-def test_fashion_mnist_without_files_says_where_to_put_them(fresh_cache):
-    with pytest.raises(FileNotFoundError, match="FashionMNIST"):
-        fashion_mnist("train", 10)
-
-
 def test_the_fashion_judge_trains_on_fashion_images_and_labels(monkeypatch, fresh_cache):
     import course_lib.chapters.ch08_bae as ch
+    from course_lib import data
     from course_lib.profile import Profile
 
     calls = []
@@ -133,7 +128,7 @@ def test_the_fashion_judge_trains_on_fashion_images_and_labels(monkeypatch, fres
         g = torch.Generator().manual_seed(0)
         return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
 
-    monkeypatch.setattr(ch, "fashion_mnist", fake_fashion)
+    monkeypatch.setattr(data, "fashion_mnist", fake_fashion)
     tiny = Profile("smoke", n_train=64, n_val=10, n_test=10, epochs=1, batch_size=32)
     W_fashion = ch.judge("fashion", tiny)
     assert calls == [("train", 64)]
