@@ -35,6 +35,11 @@ def test_a_reduced_bae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
     assert set(r["widest_vs_best"]) == {"only_a", "only_b", "diff", "p_b_better"}
     assert reproduce.main(["--list", "--no-cost", "--out", str(tmp_path)]) == 0
     assert "bae_mnist" in capsys.readouterr().out
+    # Resumed from the cache: each run's seconds are still its training time, not the time to load it.
+    assert reproduce.main(["bae_mnist", "--sizes", "2", "8", "--sigmas", "1", "--epochs", "2", "--n-train", "64",
+                           "--out", str(tmp_path)]) == 0
+    resumed = json.loads((tmp_path / "bae_mnist.json").read_text())["results"]["1.0"]
+    assert resumed["seconds_per_run"] == r["seconds_per_run"] and min(r["seconds_per_run"].values()) > 0
 
 
 def test_list_without_a_ledger_says_not_run_and_measures_an_epoch(tmp_path, capsys, monkeypatch):
