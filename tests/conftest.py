@@ -42,4 +42,3 @@ def W():
 
     torch.manual_seed(0)
     return MnistClassifier().eval().requires_grad_(False)
-
