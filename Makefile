@@ -24,8 +24,9 @@ book: $(STAMP)
 	@profile=$$($(BIN)/python -c "from course_lib.profile import get_profile; print(get_profile().name)"); \
 	if [ "$$(cat _build/.profile 2>/dev/null)" != "$$profile" ]; then rm -rf _build/.jupyter_cache; fi; \
 	mkdir -p _build && echo "$$profile" > _build/.profile && echo "building the book with profile $$profile"
-	@date +%s > _build/.started
-	COURSE_PROGRESS=$${COURSE_PROGRESS:-log} $(BIN)/jupyter-book build . -W
+	@date +%s > _build/.started && rm -f _build/cell_times.jsonl
+	COURSE_PROGRESS=$${COURSE_PROGRESS:-log} COURSE_CELL_TIMES=$(CURDIR)/_build/cell_times.jsonl \
+		$(BIN)/jupyter-book build . -W
 	@$(BIN)/python tools/build_times.py --since $$(cat _build/.started)
 
 test: lint unit notebooks dry-run book-check browser
