@@ -3,8 +3,8 @@
 Jupyter Book's executor keeps only a notebook's total time. `make book` therefore sets
 ``COURSE_CELL_TIMES`` to a file; importing ``course_lib`` in a kernel with that variable set
 registers IPython hooks that append one JSON line per executed cell: the sha256 of the
-cell's source, its wall seconds and the Unix time it ended. ``tools/build_times.py``
-matches the hashes to the book's cells and prints the slowest cells of each chapter.
+cell's source, its wall seconds, the Unix time it ended and the kernel's process id.
+``tools/build_times.py`` matches the hashes to the book's cells and prints the slowest cells of each chapter.
 The cell that first imports ``course_lib`` is timed from that import on.
 
 Without the variable, or outside IPython, nothing is registered.
