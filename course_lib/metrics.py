@@ -192,16 +192,29 @@ def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: n
     return float(((mu1 - mu2) ** 2).sum() + np.trace(cov1) + np.trace(cov2) - 2 * cross)
 
 
+def classifier_statistics(
+    classifier: torch.nn.Module, x: Tensor, batch_size: int = 250
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`feature_statistics` of ``classifier.features(x)`` (in batches, no gradients).
+
+    One image set's half of :func:`classifier_frechet_distance`: compute it once for a set
+    that is compared with many others. The batch size changes the speed only: the course's
+    conv classifier gives the same features for batches of 250 and 1,000 (bit for bit, on
+    a CPU), and 250 ran about twice as fast on the 2-core build machine.
+    """
+    with torch.no_grad():
+        features = torch.cat([classifier.features(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    return feature_statistics(features)
+
+
 def classifier_frechet_distance(classifier: torch.nn.Module, x_a: Tensor, x_b: Tensor) -> float:
     """Frechet distance between two image sets in a classifier's feature space.
 
     FID's recipe with the course's MNIST classifier in place of Inception:
-    ``classifier.features(x)`` gives the features, one Gaussian is fitted per set.
+    ``classifier.features(x)`` gives the features, one Gaussian is fitted per set
+    (:func:`classifier_statistics`).
     """
-    with torch.no_grad():
-        fa = torch.cat([classifier.features(x_a[i : i + 1000]) for i in range(0, len(x_a), 1000)])
-        fb = torch.cat([classifier.features(x_b[i : i + 1000]) for i in range(0, len(x_b), 1000)])
-    return frechet_distance(*feature_statistics(fa), *feature_statistics(fb))
+    return frechet_distance(*classifier_statistics(classifier, x_a), *classifier_statistics(classifier, x_b))
 
 
 def log_mean_exp(a: Tensor, dim: int = 0) -> Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from course_lib.chapters.common import mnist_classifier
 from course_lib.checks import check_choice
 from course_lib.corruption import gaussian_noise
 from course_lib.data import DATASETS, labelled_images, mnist
-from course_lib.metrics import psnr
+from course_lib.metrics import classifier_statistics, frechet_distance, psnr
 from course_lib.models.autoencoder import reconstruction_loss
 from course_lib.models.bae import PAPER_LAM, BenignAutoencoder
 from course_lib.models.classifier import MnistClassifier
@@ -128,10 +128,15 @@ def accuracy(classifier: nn.Module, x: Tensor, y: Tensor) -> float:
 
 
 @torch.no_grad()
-def correct(classifier: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-    """``[N]`` booleans: image ``i`` is labelled ``y[i]`` by ``classifier``."""
+def correct(classifier: nn.Module, x: Tensor, y: Tensor, batch_size: int = 250) -> Tensor:
+    """``[N]`` booleans: image ``i`` is labelled ``y[i]`` by ``classifier``.
+
+    Batches of 250: the judge's logits are the same as with 1,000 (bit for bit, on a CPU)
+    and came about twice as fast on the 2-core build machine; every BAE is scored this way
+    after each epoch, on the validation and test images.
+    """
     device = next(classifier.parameters()).device
-    return apply_batched(lambda b: classifier(b.to(device)), x).argmax(1).cpu() == y.cpu()
+    return apply_batched(lambda b: classifier(b.to(device)), x, batch_size=batch_size).argmax(1).cpu() == y.cpu()
 
 
 @torch.no_grad()
@@ -496,3 +501,30 @@ def trained_drgan(
                       "lr": {"disc": 2e-4, "gen": 2e-4}, "labels": False, "betas": (0.5, 0.999)},
         seed=seed, profile=profile or get_profile(),
     )
+
+
+def drgan_frechet_distances(
+    gan: DistanceRegularizedGAN, classifier: nn.Module, real: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    sizes: Mapping[str, int], x_rec: Tensor,
+) -> dict[str, float]:
+    """Frechet distances in ``classifier``'s features of a GAN's samples and reconstructions.
+
+    Args:
+        gan: the trained model.
+        classifier: the judge whose ``features`` define the space (the chapter's W).
+        real: per split, the statistics of its real images
+            (:func:`~course_lib.metrics.classifier_statistics`), computed once for all models.
+        sizes: per split in ``real``, how many samples ``G(z)`` to compare with it; the
+            draws are fixed (``z`` from a generator seeded 0), so splits of one size share them.
+        x_rec: real images whose reconstructions ``G(E(x))`` are compared with ``real["test"]``.
+
+    Returns:
+        ``{split: distance of the samples}`` for every split of ``sizes``, and ``"rec"``.
+    """
+    if set(sizes) - set(real) or "test" not in real:
+        raise ValueError(f"real needs the statistics of every split in sizes and of 'test', got {sorted(real)}")
+    samples = {n: classifier_statistics(classifier, gan.sample(n, generator=torch.Generator().manual_seed(0)))
+               for n in sorted(set(sizes.values()))}
+    distances = {split: frechet_distance(*samples[n], *real[split]) for split, n in sizes.items()}
+    distances["rec"] = frechet_distance(*classifier_statistics(classifier, apply_batched(gan, x_rec)), *real["test"])
+    return distances

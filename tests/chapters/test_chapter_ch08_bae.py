@@ -8,6 +8,7 @@ from course_lib.chapters.ch08_bae import (
     Sweep,
     accuracy,
     benign_autoencoder,
+    drgan_frechet_distances,
     hole,
     inpainting_scores,
     noisy,
@@ -218,3 +219,26 @@ def test_sweep_trains_each_size_once_and_caches_it(fresh_cache, monkeypatch):
     assert np.array_equal(again.test_accuracy, s.test_accuracy) and np.array_equal(again.test_correct, s.test_correct)
     with pytest.raises(ValueError, match="increasing"):
         sweep([4, 1], **kwargs)
+
+
+def test_drgan_frechet_distances_equal_the_direct_computation():
+    from course_lib.metrics import classifier_frechet_distance, classifier_statistics
+
+    torch.manual_seed(0)
+    gan = DistanceRegularizedGAN.dcgan(latent_dim=3, width=8).eval()
+    clf = MnistClassifier(channels=(4, 8, 8)).eval()
+    x_val, x_test = torch.rand(40, 1, 28, 28), torch.rand(60, 1, 28, 28)
+    real = {"val": classifier_statistics(clf, x_val), "test": classifier_statistics(clf, x_test)}
+    got = drgan_frechet_distances(gan, clf, real, {"val": 40, "test": 60}, x_test)
+
+    def samples(n):
+        return gan.sample(n, generator=torch.Generator().manual_seed(0))
+
+    assert got["val"] == pytest.approx(classifier_frechet_distance(clf, samples(40), x_val), rel=1e-12)
+    assert got["test"] == pytest.approx(classifier_frechet_distance(clf, samples(60), x_test), rel=1e-12)
+    with torch.no_grad():
+        rec = gan(x_test)
+    assert got["rec"] == pytest.approx(classifier_frechet_distance(clf, rec, x_test), rel=1e-12)
+    assert got["val"] != got["test"]  # different real sets and sample sizes
+    with pytest.raises(ValueError, match="real needs"):
+        drgan_frechet_distances(gan, clf, {"val": real["val"]}, {"val": 40}, x_test)
