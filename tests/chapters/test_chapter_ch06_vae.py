@@ -53,4 +53,4 @@ def test_the_cached_vae_is_the_one_the_recipe_trains(fresh_cache):
 
 
 def test_vae_epochs_per_profile():
-    assert [vae_epochs(get_profile(p)) for p in ("smoke", "standard", "full")] == [15, 10, 100]
+    assert [vae_epochs(get_profile(p)) for p in ("smoke", "standard", "full")] == [15, 15, 100]
