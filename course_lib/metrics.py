@@ -198,9 +198,9 @@ def classifier_statistics(
     """:func:`feature_statistics` of ``classifier.features(x)`` (in batches, no gradients).
 
     One image set's half of :func:`classifier_frechet_distance`: compute it once for a set
-    that is compared with many others. The batch size changes the speed only: the course's
-    conv classifier gives the same features for batches of 250 and 1,000 (bit for bit, on
-    a CPU), and 250 ran about twice as fast on the 2-core build machine.
+    that is compared with many others. On the 2-core build machine the course's conv
+    classifier gave the same features for batches of 250 and 1,000, bit for bit, and 250
+    ran about twice as fast.
     """
     with torch.no_grad():
         features = torch.cat([classifier.features(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])

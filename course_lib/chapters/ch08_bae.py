@@ -131,9 +131,9 @@ def accuracy(classifier: nn.Module, x: Tensor, y: Tensor) -> float:
 def correct(classifier: nn.Module, x: Tensor, y: Tensor, batch_size: int = 250) -> Tensor:
     """``[N]`` booleans: image ``i`` is labelled ``y[i]`` by ``classifier``.
 
-    Batches of 250: the judge's logits are the same as with 1,000 (bit for bit, on a CPU)
-    and came about twice as fast on the 2-core build machine; every BAE is scored this way
-    after each epoch, on the validation and test images.
+    Batches of 250: on the 2-core build machine the judge's logits were the same as with
+    1,000, bit for bit, and came about twice as fast; every BAE is scored this way after
+    each epoch, on the validation and test images.
     """
     device = next(classifier.parameters()).device
     return apply_batched(lambda b: classifier(b.to(device)), x, batch_size=batch_size).argmax(1).cpu() == y.cpu()
