@@ -88,6 +88,29 @@ def test_a_reduced_aae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
         reproduce.aae_parzen(["with batch norm"])
 
 
+@pytest.mark.slow
+def test_aae_variants_train_in_worker_processes_and_a_deadline_leaves_the_unfinished_out(monkeypatch, fresh_cache,
+                                                                                          tmp_path):
+    monkeypatch.setattr(reproduce.ledger, "_commit", lambda: "abc123")
+    small = functools.partial(reproduce.aae_parzen, n_samples=60, n_test=50, n_valid=40)
+    monkeypatch.setattr(reproduce.experiments, "aae_parzen", small)
+    args = ["aae_parzen", "--variants", "no dropout", "LeakyReLU, no dropout", "--epochs", "1", "--n-train", "200",
+            "--workers", "2", "--out", str(tmp_path)]
+    # A budget already spent: the spawned workers cannot finish, so nothing is scored and both are "not run".
+    assert reproduce.main([*args, "--budget", "0"]) == 0
+    late = json.loads((tmp_path / "aae_parzen.json").read_text())["results"]
+    assert late == {"not_run": ["LeakyReLU, no dropout", "as written", "no dropout"]}
+    assert reproduce.main(args) == 0
+    results = json.loads((tmp_path / "aae_parzen.json").read_text())["results"]
+    assert results["not_run"] == ["as written"]
+    for v in ("no dropout", "LeakyReLU, no dropout"):
+        assert results[v]["epochs"] == 1 and results[v]["train_seconds"] > 0 and results[v]["se"] > 0
+    # Trained by the workers, loaded here: the same models as a run in this process (the cache key is the same).
+    one = reproduce.aae_parzen(["no dropout"], epochs=1, n_train=200, n_samples=60, n_test=50, n_valid=40)
+    assert one["no dropout"]["mean"] == results["no dropout"]["mean"]
+    assert one["no dropout"]["train_seconds"] == results["no dropout"]["train_seconds"]
+
+
 def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypatch, fresh_cache, tmp_path):
     monkeypatch.setattr(reproduce.ledger, "_commit", lambda: "abc123")
     assert reproduce.main(["vae_iwae", "--stages", "2", "--n-train", "100", "--k", "10", "--n-test", "40",
@@ -139,10 +162,13 @@ def test_every_committed_ledger_entry_is_well_formed():
         reproduce.check_ledger(path.stem, json.loads(path.read_text()))
 
 
-def test_published_sizes_train_first_for_each_sigma():
-    order = reproduce.run_order([2000, 1, 8, 60, 3], [1.0, 0.5])
-    assert order[:5] == [(1.0, 60), (1.0, 1), (1.0, 2000), (1.0, 8), (1.0, 3)]
-    assert order[5:] == [(0.5, 60), (0.5, 1), (0.5, 2000), (0.5, 8), (0.5, 3)]
+def test_published_sizes_train_first_for_each_sigma_then_the_widest_gaps_in_log_nu():
+    order = reproduce.run_order([2000, 1, 8, 60, 3, 400], [1.0, 0.5])
+    # after 1, 60, 2000: 8 is farthest from all of them in log nu (ln 8 = 2.08, ln 7.5 = 2.01), then
+    # 400 (ln 5 = 1.61 from 2000), then 3 (ln 8/3 = 0.98 from 8)
+    assert order[:6] == [(1.0, 60), (1.0, 1), (1.0, 2000), (1.0, 8), (1.0, 400), (1.0, 3)]
+    assert order[6:] == [(0.5, nu) for _, nu in order[:6]]
+    assert [nu for _, nu in reproduce.run_order([5, 2, 3], [1.0])] == [2, 5, 3]  # none published: smallest first
 
 
 def test_a_dry_run_cannot_write_or_time_reference_runs(monkeypatch, tmp_path):

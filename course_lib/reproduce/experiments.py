@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import TypeVar
 
 import torch
 
 from course_lib.reproduce.catalog import AAE_EPOCHS, AAE_SIGMAS, BAE_FIRST
+
+T = TypeVar("T")
 
 # ---------------------------------------------------------------- bae_mnist
 
@@ -29,27 +33,42 @@ def _bae_run(sigma: float, nu: int, epochs: int, n_train: int) -> tuple[float, i
 
 
 def run_order(sizes: Sequence[int], sigmas: Sequence[float]) -> list[tuple[float, int]]:
-    """``(sigma, nu)`` pairs in training order: per sigma, the published sizes first, then the rest, largest first."""
+    """``(sigma, nu)`` pairs in training order: per sigma, the published sizes first, then the rest gap-filling.
+
+    Each next size is the one farthest, in ``log nu``, from every size before it (the smaller on
+    ties), so a run stopped at a deadline has spread its sizes over the curve instead of
+    finishing one end of it.
+    """
     first = [nu for nu in BAE_FIRST if nu in sizes]
-    rest = sorted(set(sizes) - set(first), reverse=True)
-    return [(s, nu) for s in sigmas for nu in first + rest]
+    rest = sorted(set(sizes) - set(first))
+    order = list(first)
+    while rest:
+        if not order:
+            nxt = rest[0]
+        else:
+            nxt = max(rest, key=lambda nu: (min(abs(math.log(nu / o)) for o in order), -nu))
+        order.append(nxt)
+        rest.remove(nxt)
+    return [(s, nu) for s in sigmas for nu in order]
 
 
-def _run_in_pool(runs: list[tuple[float, int]], workers: int, deadline: float, epochs: int, n_train: int,
-                 done: dict[float, dict[int, float]]) -> None:
-    """Train ``runs`` in ``workers`` processes (spawned: CUDA needs it); record each finished one in ``done``."""
+def in_pool(job: Callable[..., T], jobs: Sequence[tuple], workers: int, deadline: float) -> Iterator[T]:
+    """Yield ``job(*args)`` for each ``args`` in ``jobs`` as they finish, ``workers`` spawned processes at a time.
+
+    Spawned, not forked: CUDA needs it. At ``deadline`` the runs not finished are cancelled,
+    their processes terminated, and the generator stops (their models are not written: the
+    cache stores a model only when its training ends).
+    """
     ctx = torch.multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending = {pool.submit(_bae_run, s, nu, epochs, n_train) for s, nu in runs}
+        pending = {pool.submit(job, *args) for args in jobs}
         while pending:
-            finished, pending = wait(pending, timeout=max(1.0, deadline - time.time()), return_when=FIRST_COMPLETED)
+            timeout = None if deadline == float("inf") else max(1.0, deadline - time.time())  # inf overflows wait()
+            finished, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
             for f in finished:
-                s, nu, seconds = f.result()
-                done[s][nu] = seconds
-                print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} ready (its training took {seconds:.0f} s) "
-                      f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
+                yield f.result()
             if time.time() > deadline and pending:
-                print(f"bae_mnist: deadline reached, {len(pending)} runs not finished", flush=True)
+                print(f"deadline reached, {len(pending)} runs not finished", flush=True)
                 for f in pending:
                     f.cancel()
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -88,7 +107,10 @@ def bae_mnist(
             print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} ready (its training took {seconds:.0f} s) "
                   f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
     else:
-        _run_in_pool(runs, workers, deadline, epochs, n_train, done)
+        for s, nu, seconds in in_pool(_bae_run, [(s, nu, epochs, n_train) for s, nu in runs], workers, deadline):
+            done[s][nu] = seconds
+            print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} ready (its training took {seconds:.0f} s) "
+                  f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
     out = {}
     for s in sigmas:
         ran = sorted(done[s])
@@ -120,8 +142,22 @@ def bae_mnist(
 # ---------------------------------------------------------------- aae_parzen
 
 
+def _aae_run(variant: str, epochs: int, n_train: int | None) -> tuple[str, float]:
+    """Train (or load) one of seed 003's models at ``full``; runs in a worker process.
+
+    Returns ``(variant, seconds)``, ``seconds`` being its training time as its history recorded it.
+    """
+    from course_lib.chapters.ch07_aae import trained_seed_aae
+    from course_lib.profile import get_profile, set_threads
+
+    set_threads()
+    _, history = trained_seed_aae(variant, epochs=epochs, n_train=n_train, profile=get_profile("full"))
+    return variant, float(sum(history["time"]))
+
+
 def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int | None = None,
-               n_samples: int = 10_000, n_test: int = 10_000, n_valid: int = 1_000) -> dict:
+               n_samples: int = 10_000, n_test: int = 10_000, n_valid: int = 1_000, workers: int = 1,
+               deadline: float = float("inf")) -> dict:
     """Train (or load) each of seed 003's models at ``full`` and score it by its Parzen protocol.
 
     Per variant: 10,000 prior draws decoded, sigma chosen among :data:`AAE_SIGMAS` on the first
@@ -129,6 +165,10 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
     error. ``epochs``, ``n_train`` (default: the ``full`` profile's 50,000), ``n_samples``,
     ``n_test`` and ``n_valid`` exist to prove the code path at a reduced size; such a run is not
     paper scale and its record says so.
+
+    With ``workers > 1`` the variants train at once, one process each, and those not finished
+    by ``deadline`` (a ``time.time()``) are left out of the results; the rest are then loaded
+    from the cache and scored here.
     """
     from course_lib.chapters.ch07_aae import SEED_VARIANTS, trained_seed_aae
     from course_lib.data import mnist
@@ -140,6 +180,9 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
     if unknown:
         raise ValueError(f"variants must be among {sorted(SEED_VARIANTS)}, got {unknown}")
     p = get_profile("full")
+    if workers > 1:
+        trained_now = dict(in_pool(_aae_run, [(v, epochs, n_train) for v in variants], workers, deadline))
+        variants = [v for v in variants if v in trained_now]
     x_valid, x_test = mnist("val", n=n_valid)[0], mnist("test", n=n_test)[0]
     out = {}
     for v in variants:
@@ -155,11 +198,11 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
         out[v] = {"mean": round(mean, 2), "se": round(se, 2), "sigma": sigma, "val_curve": curve.round(decimals=2).tolist(),
                   "loss_rec_per_epoch": [round(x, 2) for x in hist["loss_rec"]], "epochs": epochs,
                   "n_samples": n_samples, "n_test": n_test, "n_valid": n_valid, "n_train": n_train or p.n_train,
+                  "train_seconds": round(float(sum(hist["time"])), 3),
                   "seconds": round(time.perf_counter() - start, 1), "train_or_load_seconds": round(trained_s, 1)}
         print(f"aae_parzen: {time.strftime('%H:%M:%S')} {v}: {mean:.1f} +- {se:.2f} nats (sigma {sigma:.3f})",
               flush=True)
     return out
-
 
 
 # ---------------------------------------------------------------- vae_iwae
