@@ -71,7 +71,8 @@ exercises: $(STAMP)
 	$(BIN)/python -m course_lib.grading.make_exercises
 
 # Paper-scale reference runs into results/reference/ (ledger): `make reproduce ARGS=--list`,
-# `make reproduce ARGS="bae_mnist --workers 12"` (a GPU machine). Resumable through the model cache.
+# `make reproduce ARGS="bae_mnist --workers 2"` (a GPU machine), `make reproduce ARGS="--adopt OUT/bae_mnist.json"`
+# (an entry written elsewhere; the one it replaces is kept as a replicate). Resumable through the model cache.
 reproduce: $(STAMP)
 	$(BIN)/python -m course_lib.reproduce $(ARGS)
 

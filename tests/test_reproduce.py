@@ -177,3 +177,38 @@ def test_a_dry_run_cannot_write_or_time_reference_runs(monkeypatch, tmp_path):
         with pytest.raises(SystemExit):
             reproduce.main([*argv, "--out", str(tmp_path)])
     assert not list(tmp_path.iterdir())
+
+
+def test_adopting_an_entry_keeps_the_one_it_replaces_as_a_replicate(tmp_path, capsys):
+    cpu, gpu = _record("bae_mnist"), _record("bae_mnist")
+    cpu["provenance"]["device"], gpu["provenance"]["date"] = "CPU (x86_64)", "2026-11-28T03:00:00+00:00"
+    assert reproduce.adopt(gpu, None) == gpu
+    merged = reproduce.adopt(gpu, cpu)
+    assert merged["provenance"] == gpu["provenance"] and merged["replicates"] == [cpu]
+    reproduce.check_ledger("bae_mnist", merged)
+    third = _record("bae_mnist")
+    third["provenance"]["commit"] = "def"
+    again = reproduce.adopt(third, merged)  # the replicates of the replaced entry come along, flat
+    assert again["replicates"] == [cpu, gpu] and all("replicates" not in r for r in again["replicates"])
+    with pytest.raises(ValueError, match="already in the ledger"):
+        reproduce.adopt(gpu, gpu)
+    reduced = {**_record("bae_mnist"), "paper_scale": False}
+    assert "replicates" not in reproduce.adopt(reduced, None) and reproduce.adopt(reduced, cpu)["replicates"] == []
+    # the command line: an entry written elsewhere becomes the ledger's, the old one its replicate
+    reproduce.write_ledger("bae_mnist", cpu, tmp_path)
+    (tmp_path / "from_gpu.json").write_text(json.dumps(gpu))
+    assert reproduce.main(["--adopt", str(tmp_path / "from_gpu.json"), "--out", str(tmp_path)]) == 0
+    assert reproduce.read_ledger("bae_mnist", tmp_path) == merged and "1 replicate(s) kept" in capsys.readouterr().out
+    (tmp_path / "other.json").write_text(json.dumps({"experiment": "mystery"}))
+    with pytest.raises(SystemExit):
+        reproduce.main(["--adopt", str(tmp_path / "other.json"), "--out", str(tmp_path)])
+
+
+def test_a_malformed_replicate_is_refused_with_its_index_named():
+    record = {**_record(), "replicates": [{**_record(), "paper_scale": "yes"}]}
+    with pytest.raises(ValueError, match="replicate 0: .*boolean 'paper_scale'"):
+        reproduce.check_ledger("aae_parzen", record)
+    with pytest.raises(ValueError, match="replicate 0 must be an entry without replicates"):
+        reproduce.check_ledger("aae_parzen", {**_record(), "replicates": [{**_record(), "replicates": []}]})
+    with pytest.raises(ValueError, match="'replicates' must be a list"):
+        reproduce.check_ledger("aae_parzen", {**_record(), "replicates": {}})

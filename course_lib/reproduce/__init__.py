@@ -7,7 +7,8 @@ are compared with, and the provenance (commit, command, device, torch version, t
 wall time, date). Chapters read these files; they never hold numbers from smaller runs.
 
     python -m course_lib.reproduce --list
-    python -m course_lib.reproduce bae_mnist --workers 12      # a GPU machine: 12 runs at once
+    python -m course_lib.reproduce bae_mnist --workers 2       # a GPU machine: 2 runs at once kept an H200 94-96% busy
+    python -m course_lib.reproduce --adopt out/bae_mnist.json  # its entry into the ledger, the old one a replicate
 
 Experiments so far: ``bae_mnist`` (Malamud et al. 2022, the MNIST curve of W's accuracy
 against the bottleneck, sigma = 1 and 0.5), ``aae_parzen`` (seed 003: the Parzen-window
@@ -37,11 +38,11 @@ from course_lib.reproduce.catalog import (
 from course_lib.reproduce.cli import main
 from course_lib.reproduce.costs import aae_epoch_seconds, bae_epoch_seconds, vae_epoch_seconds
 from course_lib.reproduce.experiments import aae_parzen, bae_mnist, run_order, vae_iwae
-from course_lib.reproduce.ledger import LEDGER_DIR, check_ledger, provenance, read_ledger, write_ledger
+from course_lib.reproduce.ledger import LEDGER_DIR, adopt, check_ledger, provenance, read_ledger, write_ledger
 
 __all__ = [
     "AAE_EPOCHS", "AAE_PUBLISHED", "AAE_SIGMAS", "BAE_FIRST", "BAE_PUBLISHED", "BAE_SIZES", "EXPERIMENTS",
-    "HEADLINES", "LEDGER_DIR", "VAE_IWAE_PUBLISHED", "Experiment", "Headline", "aae_epoch_seconds", "aae_parzen",
+    "HEADLINES", "LEDGER_DIR", "VAE_IWAE_PUBLISHED", "Experiment", "Headline", "aae_epoch_seconds", "adopt", "aae_parzen",
     "bae_epoch_seconds", "bae_mnist", "check_ledger", "main", "provenance", "read_ledger", "run_order",
     "vae_epoch_seconds", "vae_iwae", "write_ledger",
 ]

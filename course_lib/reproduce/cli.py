@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from course_lib.reproduce import costs, experiments
 from course_lib.reproduce.catalog import AAE_EPOCHS, BAE_SIZES, EXPERIMENTS, HEADLINES
-from course_lib.reproduce.ledger import LEDGER_DIR, provenance, read_ledger, write_ledger
+from course_lib.reproduce.ledger import LEDGER_DIR, adopt, provenance, read_ledger, write_ledger
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -19,6 +20,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.reproduce", description=__doc__.split("\n")[0])
     parser.add_argument("experiment", nargs="?", choices=sorted(EXPERIMENTS))
     parser.add_argument("--list", action="store_true", help="list the experiments and their ledger state")
+    parser.add_argument("--adopt", type=Path, metavar="ENTRY.json",
+                        help="make an entry written elsewhere (a GPU machine's --out) the ledger's entry of its "
+                             "experiment, keeping the entry it replaces as a replicate")
     parser.add_argument("--no-cost", dest="cost", action="store_false",
                         help="--list without timing an epoch of each experiment here")
     parser.add_argument("--workers", type=int, default=1,
@@ -38,6 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.environ.get("COURSE_DRY_RUN"):  # its models train a few steps an epoch: no reference numbers, no timings
         parser.error("COURSE_DRY_RUN is set, which stops every training epoch after a few steps: unset it")
+    if args.adopt is not None:
+        record = json.loads(args.adopt.read_text())
+        name = record.get("experiment")
+        if name not in EXPERIMENTS:
+            parser.error(f"--adopt: {args.adopt} is not a ledger entry of an experiment in {sorted(EXPERIMENTS)}")
+        merged = adopt(record, read_ledger(name, args.out))
+        print(f"wrote {write_ledger(name, merged, args.out)} ({len(merged.get('replicates', []))} replicate(s) kept)")
+        return 0
     if args.list or args.experiment is None:
         from course_lib.profile import set_threads
 

@@ -87,6 +87,37 @@ def check_ledger(name: str, record: dict) -> None:
         datetime.datetime.fromisoformat(prov["date"])
     except ValueError as err:
         raise ValueError(f"ledger {name}: provenance date {prov['date']!r} is not ISO 8601") from err
+    replicates = record.get("replicates", [])
+    if not isinstance(replicates, list):
+        raise ValueError(f"ledger {name}: 'replicates' must be a list of entries, got {type(replicates).__name__}")
+    for i, replicate in enumerate(replicates):
+        if not isinstance(replicate, dict) or "replicates" in replicate:
+            raise ValueError(f"ledger {name}: replicate {i} must be an entry without replicates of its own")
+        try:
+            check_ledger(name, replicate)
+        except ValueError as err:
+            raise ValueError(f"ledger {name}: replicate {i}: {err}") from err
+
+
+def adopt(record: dict, previous: dict | None) -> dict:
+    """``record`` as the new ledger entry, the entry it replaces (``previous``) kept among its replicates.
+
+    A replicate is an earlier, independent run of the same experiment at paper scale (another
+    machine, another seed of everything the run draws): the second sample a comparison with a
+    published number needs as its reference for the run-to-run noise. ``previous`` is kept
+    only when both are paper scale; its own replicates come along. Both are checked first.
+    """
+    name = record.get("experiment")
+    check_ledger(str(name), record)
+    if previous is None:
+        return record
+    check_ledger(str(name), previous)
+    if previous["provenance"] == record["provenance"]:
+        raise ValueError(f"ledger {name}: the entry to adopt is the one already in the ledger")
+    kept = [*previous.get("replicates", []), {k: v for k, v in previous.items() if k != "replicates"}]
+    if not (record["paper_scale"] and previous["paper_scale"]):
+        kept = []  # a reduced run replicates nothing, and nothing replicates it
+    return {**record, "replicates": [*record.get("replicates", []), *kept]}
 
 
 def read_ledger(name: str, directory: Path = LEDGER_DIR) -> dict | None:
