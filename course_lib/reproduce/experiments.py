@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +31,15 @@ def _bae_run(sigma: float, nu: int, epochs: int, n_train: int) -> tuple[float, i
     p = get_profile("full")
     _, history = trained_bae(nu, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=sigma, profile=p)
     return sigma, nu, float(sum(history["time"]))
+
+
+def state_digest(model: torch.nn.Module) -> str:
+    """The first 16 hex digits of the SHA-256 of ``model``'s weights (names, shapes and float32 bytes, in name order)."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(f"{name}{tuple(t.shape)}".encode())
+        h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def run_order(sizes: Sequence[int], sigmas: Sequence[float]) -> list[tuple[float, int]]:
@@ -92,8 +102,8 @@ def bae_mnist(
 
     p = get_profile("full")
     n_train = n_train or p.n_train
-    judge("mnist", p)  # trained once here, loaded by every worker
-    print(f"bae_mnist: {time.strftime('%H:%M:%S')} the judge W is ready", flush=True)
+    w_digest = state_digest(judge("mnist", p))  # trained once here, loaded by every worker
+    print(f"bae_mnist: {time.strftime('%H:%M:%S')} the judge W is ready (weights sha256 {w_digest})", flush=True)
     runs = run_order(sizes, sigmas)
     done: dict[float, dict[int, float]] = {s: {} for s in sigmas}
     if workers == 1:  # in this process (a CPU machine, or a test)
@@ -135,6 +145,7 @@ def bae_mnist(
             "widest_vs_best": mcnemar(r.test_correct[best], r.test_correct[widest]),
             "epochs": epochs, "n_train": n_train, "n_val": r.n_val, "n_test": r.n_test,
             "seconds_per_run": {str(nu): round(done[s][nu], 3) for nu in ran},  # ms: a test run trains in ms
+            "judge_sha256": w_digest,  # which W judged these models: runs with the same W share one curve
         }
     return out
 
