@@ -191,18 +191,19 @@ def sweep_errorbars(
         xlabel: label of the x axis.
         ylabel: label of the y axis.
         references: ``{label: value}`` drawn as dashed horizontal lines (baselines).
-        points: ``{label: (xs, ys)}`` drawn as open markers joined by a dotted line
-            (e.g. numbers read off a published figure).
+        points: ``{label: (xs, ys)}`` drawn as open markers joined by a dotted line, a
+            different marker per series (e.g. numbers read off a published figure, a reference run).
         mark: ``(x, label)``: a vertical line at a chosen setting (e.g. the selected optimum).
         title: axes title.
     """
-    fig, ax = plt.subplots(figsize=(6.2, 4.0))
+    fig, ax = plt.subplots(figsize=(9.5, 4.8))
     for label, (mean, err) in curves.items():
         if len(mean) != len(x) or (err is not None and len(err) != len(x)):
             raise ValueError(f"curve {label!r} needs {len(x)} means (and errors)")
         ax.errorbar(x, mean, yerr=err, marker="o", capsize=3, label=label)
-    for label, (xs, ys) in (points or {}).items():
-        ax.plot(xs, ys, linestyle=":", marker="s", markerfacecolor="none", color="0.35", label=label)
+    for i, (label, (xs, ys)) in enumerate((points or {}).items()):  # each series its own open marker and grey
+        ax.plot(xs, ys, linestyle=":", marker="sD^v"[i % 4], markerfacecolor="none", color=f"{0.35 + 0.2 * (i % 2)}",
+                label=label)
     for i, (label, value) in enumerate((references or {}).items()):
         ax.axhline(value, color=f"C{len(curves) + i + 1}", linestyle="--", linewidth=1, label=label)
     if mark is not None:
@@ -212,7 +213,10 @@ def sweep_errorbars(
     ticks = sorted(set(x) | extra)  # a point's x gets a tick unless a sweep tick is close (60 vs 64)
     ax.set_xticks(ticks, [f"{v:g}" for v in ticks], fontsize=8)
     ax.minorticks_off()
-    return _finish(fig, ax, xlabel, ylabel, title)
+    _finish(fig, ax, xlabel, ylabel, title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)  # beside: no curve hidden
+    fig.tight_layout()
+    return fig
 
 
 def band_curves(

@@ -87,6 +87,10 @@ def test_sweep_errorbars_draw_means_errors_points_and_mark():
     assert {"val", "no AE", "paper", "chosen"} <= set(_legend(ax))
     assert list(ax.lines[0].get_ydata()) == [0.2, 0.6, 0.5]  # the means
     assert list(ax.get_xticks()) == [1, 4, 16, 60]  # 60 is far from every sweep setting: its own tick
+    two = sweep_errorbars([1, 4], {"val": ([0.2, 0.6], None)}, "nu", "accuracy",
+                          points={"paper": ([1, 60], [0.2, 0.71]), "reference run": ([1, 3], [0.15, 0.47])}).axes[0]
+    paper, reference = (line for line in two.lines if line.get_label() in ("paper", "reference run"))
+    assert paper.get_marker() != reference.get_marker()  # two point series are told apart
     with pytest.raises(ValueError, match="val"):
         sweep_errorbars([1, 4], {"val": ([0.2], None)}, "nu", "accuracy")
 
