@@ -95,6 +95,7 @@ def sweep_curves(
     logx: bool = True,
     logy: bool = False,
     title: str | None = None,
+    references: Mapping[str, float] | None = None,
 ) -> Figure:
     """A quantity against a swept setting, one line per method, e.g. error vs code size.
 
@@ -106,12 +107,15 @@ def sweep_curves(
         logx: log-2 x axis.
         logy: log y axis.
         title: axes title.
+        references: ``{label: value}`` drawn as dashed grey horizontal lines (e.g. a ratio of 1).
     """
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for name, values in curves.items():
         if len(values) != len(x):
             raise ValueError(f"curve {name!r} has {len(values)} values for {len(x)} settings")
         ax.plot(x, values, marker="o", label=name)
+    for i, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(value, color=f"{0.3 + 0.25 * i}", linestyle="--", linewidth=1, label=label)
     if logx:
         ax.set_xscale("log", base=2)
     if logy:
