@@ -297,20 +297,25 @@ def parzen_sigma_curves(
         ylim: y range; widths far too small give hugely negative values, so clip the view.
     """
     s = np.asarray(torch.as_tensor(sigmas, dtype=torch.float64))
-    fig, ax = plt.subplots(figsize=(6.2, 4.0))
-    for name, values in curves.items():
+    fig, ax = plt.subplots(figsize=(8.6, 4.0))
+    shown = np.zeros(s.shape, dtype=bool)  # widths where some curve is inside the y range
+    for i, (name, values) in enumerate(curves.items()):
         v = np.asarray(torch.as_tensor(values, dtype=torch.float64))
         if v.shape != s.shape:
             raise ValueError(f"curve {name!r} has {v.shape} values for {s.shape} widths")
-        (line,) = ax.plot(s, v, marker="o", markersize=3, label=name)
+        # curves within a nat of each other overlap: a line style per curve keeps each one visible
+        (line,) = ax.plot(s, v, marker="o", markersize=3, linestyle=("-", "--", "-.", ":")[i % 4], label=name)
         best = int(np.argmax(v))
         ax.plot(s[best], v[best], marker="*", markersize=13, color=line.get_color(), markeredgecolor="k")
+        shown |= v >= (ylim[0] if ylim is not None else -np.inf)
     ax.set_xscale("log")
     ax.set(xlabel=r"kernel width $\sigma$", ylabel="mean log-likelihood of validation digits (nats)")
     if ylim is not None:
         ax.set_ylim(*ylim)
+        if shown.any():  # no empty stretch of widths whose every value is below the view
+            ax.set_xlim(s[shown].min() / 1.15, s[shown].max() * 1.15)
     ax.set_title(r"choosing $\sigma$ on validation digits ($\star$: chosen)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)  # beside the curves
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig

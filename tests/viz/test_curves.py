@@ -128,6 +128,10 @@ def test_parzen_sigma_curves_marks_each_maximum():
     star = fig.axes[0].lines[1]
     assert tuple(star.get_xdata()) == (0.2,) and tuple(star.get_ydata()) == (3.0,)
     assert fig.axes[0].get_ylim() == (0, 4) and fig.axes[0].get_xscale() == "log"
+    wide = parzen_sigma_curves([0.1, 0.2, 0.4, 0.8], {"a": [1.0, 3.0, 2.0, -9.0], "b": [1.0, 2.9, 2.1, -8.0]},
+                               ylim=(0, 4)).axes[0]
+    assert wide.get_xlim()[1] < 0.8 and wide.get_xlim()[0] < 0.1  # 0.8, below the view for both, is left out
+    assert wide.lines[0].get_linestyle() != wide.lines[2].get_linestyle()  # overlapping curves told apart
     with pytest.raises(ValueError, match="values"):
         parzen_sigma_curves(sigmas, {"m": [1.0]})
 
