@@ -80,7 +80,8 @@ def history_panels(
         if logy:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes[0, -1].legend(loc="upper right")  # curves that fall leave that corner empty
+    # beside the last panel, not on it: a legend inside covered curves that end high
+    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -191,7 +191,7 @@ def unit_activity_curves(activity: Mapping[str, Tensor], threshold: float = 0.01
     """
     if not activity:
         raise ValueError("activity must not be empty")
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig, ax = plt.subplots(figsize=(8, 3.8))
     for name, a in activity.items():
         a = np.sort(a.detach().cpu().double().numpy())[::-1]
         ax.plot(range(1, len(a) + 1), np.clip(a, 1e-6, None), marker="o", markersize=4,
@@ -202,7 +202,7 @@ def unit_activity_curves(activity: Mapping[str, Tensor], threshold: float = 0.01
     ax.set_xlabel("latent unit (sorted by activity)")
     ax.set_ylabel("activity Cov_x(E_q[z_u])")
     ax.set_title("active units (above the dashed line)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)  # clear of the line
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
