@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 from torch import Tensor
 
 from course_lib.viz._common import _finish
@@ -122,7 +123,7 @@ def sweep_curves(
     if logy:
         ax.set_yscale("log")
     ax.set_xticks(list(x), [f"{v:g}" for v in x])
-    ax.minorticks_off()
+    ax.xaxis.set_minor_locator(NullLocator())  # the settings are the ticks; a log y axis keeps its minor labels
     ax.set(xlabel=xlabel, ylabel=ylabel)
     if title:
         ax.set_title(title)
@@ -166,7 +167,7 @@ def sweep_panels(
         if logx:
             ax.set_xscale("log")
             ax.set_xticks(list(x), [f"{v:g}" for v in x])
-            ax.minorticks_off()
+            ax.xaxis.set_minor_locator(NullLocator())
         if ylabel in logy:
             ax.set_yscale("log")
         ax.set(xlabel=xlabel, ylabel=ylabel)

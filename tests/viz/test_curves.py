@@ -65,6 +65,9 @@ def test_sweep_curves_one_line_per_method_with_a_tick_per_setting():
     assert _legend(ax) == ["AE", "PCA"] and ax.get_title() == "t"
     with pytest.raises(ValueError, match="2 settings"):
         sweep_curves([1, 2], {"AE": [1.0]}, "x", "y")
+    logy = sweep_curves([2, 8], {"FD": [30.0, 90.0]}, "x", "FD", logy=True).axes[0]
+    assert len(logy.yaxis.get_minorticklocs()) > 0  # less than a decade still gets labelled ticks
+    assert len(logy.xaxis.get_minorticklocs()) == 0  # the settings alone are the x ticks
     ref = sweep_curves([2, 8], {"AE": [0.5, 1.5]}, "x", "rho", references={"rho = 1": 1.0}).axes[0]
     assert _legend(ref) == ["AE", "rho = 1"] and list(ref.get_lines()[1].get_ydata()) == [1.0, 1.0]
 
