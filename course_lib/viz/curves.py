@@ -74,8 +74,9 @@ def history_panels(
             ax.plot(range(1, len(y) + 1), y, marker="o", markersize=3, label=name)
         for ref_label, value in (references or {}).get(key, {}).items():
             ax.axhline(value, color="gray", linestyle="--", linewidth=1)
-            ax.annotate(ref_label, (1, value), xycoords=("axes fraction", "data"), ha="right",
-                        va="bottom", fontsize=8, color="gray")
+            # at the left end, where falling curves have left the reference level; a backing keeps it legible
+            ax.annotate(ref_label, (0.01, value), xycoords=("axes fraction", "data"), ha="left", va="bottom",
+                        fontsize=8, color="0.3", bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         if logy:
