@@ -20,13 +20,16 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Jupyter Book caches executed notebooks by their code alone, so a change of
 # COURSE_PROFILE would silently reuse outputs of another profile: drop the cache then.
+# tools/execute_book.py executes the notebooks the cache lacks, JOBS at a time (default: 2,
+# at one thread each on 2 cores), into that cache; jupyter-book then only renders.
 book: $(STAMP)
 	@profile=$$($(BIN)/python -c "from course_lib.profile import get_profile; print(get_profile().name)"); \
 	if [ "$$(cat _build/.profile 2>/dev/null)" != "$$profile" ]; then rm -rf _build/.jupyter_cache; fi; \
 	mkdir -p _build && echo "$$profile" > _build/.profile && echo "building the book with profile $$profile"
 	@date +%s > _build/.started && rm -f _build/cell_times.jsonl
 	COURSE_PROGRESS=$${COURSE_PROGRESS:-log} COURSE_CELL_TIMES=$(CURDIR)/_build/cell_times.jsonl \
-		$(BIN)/jupyter-book build . -W
+		$(BIN)/python tools/execute_book.py --cache _build/.jupyter_cache $(if $(JOBS),--jobs $(JOBS))
+	COURSE_PROGRESS=$${COURSE_PROGRESS:-log} $(BIN)/jupyter-book build . -W
 	@$(BIN)/python tools/build_times.py --since $$(cat _build/.started)
 
 test: lint unit notebooks dry-run book-check browser
