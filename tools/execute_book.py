@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                 stage = cache.add_nb_to_project(str(path))
                 cache.cache_notebook_bundle(CacheBundleIn(nb, stage.uri, data={"execution_seconds": seconds}),
                                             check_validity=False, overwrite=True)
-                print(f"{seconds:7.1f} s  {path.relative_to(REPO_ROOT)}", flush=True)
+                name = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+                print(f"{seconds:7.1f} s  {name}", flush=True)
     return 0
 
 

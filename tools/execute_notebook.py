@@ -107,6 +107,7 @@ def execute(path: Path, timeout: int | None = None, kernel_name: str = "python3"
         kernel_name=kernel_name,
         allow_errors=bool(settings.get("allow_errors", False)),
         resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,  # as Jupyter Book's executor: timing metadata would change the cache's hash
         on_cell_start=on_start,
         on_cell_executed=on_done,
     )
