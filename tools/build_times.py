@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             for number, cell_seconds, first_line in slowest_cells(Path(uri), per_cell, args.cells):
                 print(f"{'':12}{cell_seconds:8.1f} s  code cell {number}: {first_line[:70]}")
     print(f"{total:8.1f} s  all chapters" + (f"; {executed:.1f} s executed in this build" if since else ""))
+    if args.since is not None:  # notebooks run several at once, so the wall time is less than their sum
+        print(f"{time.time() - args.since:8.1f} s  wall time of this build so far")
     return 0
 
 

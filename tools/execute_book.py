@@ -86,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     if not todo:
         print("every notebook is in the cache")
         return 0
-    os.environ.setdefault("COURSE_THREADS", str(max(1, (os.cpu_count() or 1) // args.jobs)))
+    cores = os.cpu_count() or 1
+    if os.environ.get("COURSE_THREADS", "").isdigit():  # a count the user chose: no more jobs than cores allow
+        args.jobs = max(1, min(args.jobs, cores // max(1, int(os.environ["COURSE_THREADS"]))))
+    os.environ.setdefault("COURSE_THREADS", str(max(1, cores // args.jobs)))
     print(f"executing {len(todo)} notebook(s), {args.jobs} at a time, "
           f"{os.environ['COURSE_THREADS']} thread(s) each", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:

@@ -20,6 +20,7 @@ def test_reads_each_notebooks_execution_time(tmp_path, capsys):
     assert main(["--cache", str(tmp_path / "cache"), "--since", "0"]) == 0
     out = capsys.readouterr().out
     assert "book/02_b.ipynb  (executed in this build)" in out and "15.5 s  all chapters" in out
+    assert "wall time of this build so far" in out  # the notebooks' sum is not the build's time
 
 
 def test_a_missing_cache_is_named(tmp_path):

@@ -22,10 +22,18 @@ def test_notebooks_the_cache_lacks_are_executed_into_it_and_a_failure_is_named(t
     assert eb.main(["--cache", str(cache_dir), "--jobs", "2"]) == 0
     record = get_cache(str(cache_dir)).match_cache_notebook(nbformat.read(good, as_version=4))
     assert record.data["execution_seconds"] > 0 and record.uri == str(good)
-    assert "1 notebook(s), 2 at a time, 1 thread(s) each" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "executing 1 notebook(s)" in out and "1 thread(s) each" in out  # the count set, kept
     assert eb.main(["--cache", str(cache_dir)]) == 0  # nothing changed: nothing runs
     assert "every notebook is in the cache" in capsys.readouterr().out
     bad = _notebook(tmp_path / "bad.ipynb", "y = 1", "raise ValueError('boom')")
     monkeypatch.setattr(eb, "book_notebooks", lambda: [good, bad])
     assert eb.main(["--cache", str(cache_dir)]) == 1
     assert "bad.ipynb: cell 1 failed" in capsys.readouterr().err
+
+
+def test_a_thread_count_set_by_the_user_caps_the_jobs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_THREADS", "64")  # more than any machine here: one notebook at a time
+    monkeypatch.setattr(eb, "book_notebooks", lambda: [_notebook(tmp_path / "one.ipynb", "z = 1")])
+    assert eb.main(["--cache", str(tmp_path / "cache"), "--jobs", "2"]) == 0
+    assert "1 at a time, 64 thread(s) each" in capsys.readouterr().out
