@@ -31,6 +31,8 @@ import yaml
 from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 
+from course_lib.profile import usable_cores
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from execute_notebook import REPO_ROOT, execute  # noqa: E402
 
@@ -68,7 +70,7 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Execute the notebooks the cache lacks, ``--jobs`` at a time; exit 1 at the first failure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="notebooks at once")
+    parser.add_argument("--jobs", type=int, default=min(2, usable_cores()), help="notebooks at once")
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / "_build" / ".jupyter_cache")
     args = parser.parse_args(argv)
     if args.jobs < 1:
@@ -86,18 +88,22 @@ def main(argv: list[str] | None = None) -> int:
     if not todo:
         print("every notebook is in the cache")
         return 0
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     if os.environ.get("COURSE_THREADS", "").isdigit():  # a count the user chose: no more jobs than cores allow
         args.jobs = max(1, min(args.jobs, cores // max(1, int(os.environ["COURSE_THREADS"]))))
     os.environ.setdefault("COURSE_THREADS", str(max(1, cores // args.jobs)))
     print(f"executing {len(todo)} notebook(s), {args.jobs} at a time, "
           f"{os.environ['COURSE_THREADS']} thread(s) each", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        pending = {pool.submit(_run, p) for p in todo}
+        paths = {pool.submit(_run, p): p for p in todo}
+        pending = set(paths)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
-                path, seconds, error, nb = f.result()
+                try:
+                    path, seconds, error, nb = f.result()
+                except Exception as err:  # the kernel died, or the worker: name the notebook all the same
+                    path, seconds, error, nb = paths[f], 0.0, f"{paths[f]}: {type(err).__name__}: {err}", None
                 if error:
                     print(error, file=sys.stderr, flush=True)
                     for other in pending:

@@ -37,3 +37,16 @@ def test_a_thread_count_set_by_the_user_caps_the_jobs(tmp_path, monkeypatch, cap
     monkeypatch.setattr(eb, "book_notebooks", lambda: [_notebook(tmp_path / "one.ipynb", "z = 1")])
     assert eb.main(["--cache", str(tmp_path / "cache"), "--jobs", "2"]) == 0
     assert "1 at a time, 64 thread(s) each" in capsys.readouterr().out
+
+
+def _dies(path):
+    raise RuntimeError("kernel died")
+
+
+def test_a_worker_that_dies_names_its_notebook(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_THREADS", "1")
+    nb = _notebook(tmp_path / "dies.ipynb", "w = 1")
+    monkeypatch.setattr(eb, "book_notebooks", lambda: [nb])
+    monkeypatch.setattr(eb, "_run", _dies)
+    assert eb.main(["--cache", str(tmp_path / "cache")]) == 1
+    assert "dies.ipynb: RuntimeError: kernel died" in capsys.readouterr().err
