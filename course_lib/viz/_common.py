@@ -40,12 +40,22 @@ def _as_images(x: Tensor) -> Tensor:
     return x
 
 
-def _finish(fig: Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str | None) -> Figure:
-    """Axis labels, optional title, small legend, light grid, tight layout."""
+def _legend_beside(ax: plt.Axes) -> None:
+    """A small legend to the right of ``ax``, outside it, where it hides no curve or threshold."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+
+
+def _finish(
+    fig: Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str | None, legend_beside: bool = False
+) -> Figure:
+    """Axis labels, optional title, small legend (inside, or beside the axes), light grid, tight layout."""
     ax.set(xlabel=xlabel, ylabel=ylabel)
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8)
+    if legend_beside:
+        _legend_beside(ax)
+    else:
+        ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

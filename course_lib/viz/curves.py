@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 from torch import Tensor
 
-from course_lib.viz._common import _finish
+from course_lib.viz._common import _finish, _legend_beside
 
 
 def loss_curves(
@@ -83,7 +83,7 @@ def history_panels(
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     # beside the last panel, not on it: a legend inside covered curves that end high
-    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=8)
+    _legend_beside(axes[0, -1])
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -220,10 +220,7 @@ def sweep_errorbars(
     ticks = sorted(set(x) | extra)  # a point's x gets a tick unless a sweep tick is close (60 vs 64)
     ax.set_xticks(ticks, [f"{v:g}" for v in ticks], fontsize=8)
     ax.minorticks_off()
-    _finish(fig, ax, xlabel, ylabel, title)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)  # beside: no curve hidden
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, xlabel, ylabel, title, legend_beside=True)  # many series: a legend inside hid curves
 
 
 def band_curves(
@@ -318,7 +315,7 @@ def parzen_sigma_curves(
         if shown.any():  # no empty stretch of widths whose every value is below the view
             ax.set_xlim(s[shown].min() / 1.15, s[shown].max() * 1.15)
     ax.set_title(r"choosing $\sigma$ on validation digits ($\star$: chosen)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)  # beside the curves
+    _legend_beside(ax)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig

@@ -9,6 +9,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from course_lib.viz._common import _legend_beside
+
 
 def variance_spectrum(
     variances: Tensor,
@@ -202,7 +204,7 @@ def unit_activity_curves(activity: Mapping[str, Tensor], threshold: float = 0.01
     ax.set_xlabel("latent unit (sorted by activity)")
     ax.set_ylabel("activity Cov_x(E_q[z_u])")
     ax.set_title("active units (above the dashed line)")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)  # clear of the line
+    _legend_beside(ax)  # clear of the dashed threshold
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
