@@ -194,7 +194,10 @@ def test_adopting_an_entry_keeps_the_one_it_replaces_as_a_replicate(tmp_path, ca
     with pytest.raises(ValueError, match="already in the ledger"):
         reproduce.adopt(gpu, gpu)
     reduced = {**_record("bae_mnist"), "paper_scale": False}
-    assert "replicates" not in reproduce.adopt(reduced, None) and reproduce.adopt(reduced, cpu)["replicates"] == []
+    assert "replicates" not in reproduce.adopt(reduced, None)
+    with pytest.raises(ValueError, match="reduced run cannot replace the paper-scale entry"):
+        reproduce.adopt(reduced, cpu)  # nothing at paper scale is lost
+    assert reproduce.adopt(gpu, reduced)["replicates"] == []  # a reduced entry replicates nothing
     # the command line: an entry written elsewhere becomes the ledger's, the old one its replicate
     reproduce.write_ledger("bae_mnist", cpu, tmp_path)
     (tmp_path / "from_gpu.json").write_text(json.dumps(gpu))

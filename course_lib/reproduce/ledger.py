@@ -105,7 +105,9 @@ def adopt(record: dict, previous: dict | None) -> dict:
     A replicate is an earlier, independent run of the same experiment at paper scale (another
     machine, another seed of everything the run draws): the second sample a comparison with a
     published number needs as its reference for the run-to-run noise. ``previous`` is kept
-    only when both are paper scale; its own replicates come along. Both are checked first.
+    when both are paper scale, with its own replicates; a reduced ``previous`` is replaced and
+    not kept (it replicates nothing). A reduced ``record`` cannot replace a paper-scale entry:
+    that would lose a reference run. Both are checked first.
     """
     name = record.get("experiment")
     check_ledger(str(name), record)
@@ -114,9 +116,11 @@ def adopt(record: dict, previous: dict | None) -> dict:
     check_ledger(str(name), previous)
     if previous["provenance"] == record["provenance"]:
         raise ValueError(f"ledger {name}: the entry to adopt is the one already in the ledger")
+    if previous["paper_scale"] and not record["paper_scale"]:
+        raise ValueError(f"ledger {name}: a reduced run cannot replace the paper-scale entry (it would be lost)")
     kept = [*previous.get("replicates", []), {k: v for k, v in previous.items() if k != "replicates"}]
-    if not (record["paper_scale"] and previous["paper_scale"]):
-        kept = []  # a reduced run replicates nothing, and nothing replicates it
+    if not previous["paper_scale"]:
+        kept = []  # a reduced run replicates nothing
     return {**record, "replicates": [*record.get("replicates", []), *kept]}
 
 
