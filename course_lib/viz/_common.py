@@ -40,9 +40,13 @@ def _as_images(x: Tensor) -> Tensor:
     return x
 
 
-def _legend_beside(ax: plt.Axes) -> None:
-    """A small legend to the right of ``ax``, outside it, where it hides no curve or threshold."""
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+def _legend_beside(ax: plt.Axes, handles: list | None = None) -> None:
+    """A small legend to the right of ``ax``, outside it, where it hides no curve or threshold.
+
+    ``handles``: the artists to list (default: every labelled one).
+    """
+    kwargs = {} if handles is None else {"handles": handles}
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, **kwargs)
 
 
 def _finish(

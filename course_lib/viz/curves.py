@@ -72,18 +72,18 @@ def history_panels(
             if logy:
                 y = np.where(y > 0, y, np.nan)
             ax.plot(range(1, len(y) + 1), y, marker="o", markersize=3, label=name)
-        for ref_label, value in (references or {}).get(key, {}).items():
-            ax.axhline(value, color="gray", linestyle="--", linewidth=1)
-            # at the left end, where falling curves have left the reference level; a backing keeps it legible
-            ax.annotate(ref_label, (0.01, value), xycoords=("axes fraction", "data"), ha="left", va="bottom",
-                        fontsize=8, color="0.3", bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
+        refs = [ax.axhline(value, color="gray", linestyle="--", linewidth=1, label=ref_label)
+                for ref_label, value in (references or {}).get(key, {}).items()]
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         if logy:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
+        if refs:  # a text label on the line ran through the curves where they cross it: a legend of its own
+            ax.add_artist(ax.legend(handles=refs, loc="best", fontsize=8))
     # beside the last panel, not on it: a legend inside covered curves that end high
-    _legend_beside(axes[0, -1])
+    last = axes[0, -1]
+    _legend_beside(last, [line for line in last.get_lines() if line.get_label() in histories])
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -45,9 +45,9 @@ def test_history_panels_one_panel_per_key_with_references():
     assert [ax.get_ylabel() for ax in fig.axes] == ["distance", "error"]
     assert np.isnan(fig.axes[0].lines[0].get_ydata()[2])  # 0 is left out on a log axis
     assert fig.axes[0].lines[-1].get_ydata()[0] == 1e-3  # the reference line
-    assert [t.get_text() for t in fig.axes[0].texts] == ["threshold"]
+    assert _legend(fig.axes[0]) == ["threshold"]  # the reference's own legend, on its panel
     assert list(fig.axes[1].lines[1].get_ydata()) == [1.0, 1.0, 1.0]
-    assert fig.axes[1].get_legend() is not None and fig.axes[0].get_legend() is None
+    assert _legend(fig.axes[1]) == ["a", "b"]  # the histories, beside the last panel
     linear = history_panels(hists, {"d": "distance"}, logy=False)
     assert linear.axes[0].get_yscale() == "linear" and linear.axes[0].lines[0].get_ydata()[2] == 0.0
     with pytest.raises(KeyError, match="f"):
