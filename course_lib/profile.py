@@ -23,7 +23,8 @@ import os
 import random
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO, TypeVar
@@ -281,6 +282,24 @@ def rebalance_threads() -> int:
         if n != torch.get_num_threads():
             torch.set_num_threads(n)
     return torch.get_num_threads()
+
+
+@contextmanager
+def pinned_threads(n: int) -> Iterator[int]:
+    """Hold PyTorch's thread count at ``n`` inside the block, with no fair-share rebalancing.
+
+    The count and whether it was a fair share are restored after. A run that trains models in
+    worker processes at ``n`` threads each loads them here inside this block: the model cache
+    keys a CPU model by the thread count it trained with, so a parent at its own fair share
+    (which changes as the workers come and go) would miss them and train them all again.
+    """
+    before, fair = torch.get_num_threads(), _chosen["fair"]
+    set_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(before)
+        _chosen["fair"] = fair
 
 
 PROGRESS_MODES = ("1", "0", "log")

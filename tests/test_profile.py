@@ -135,6 +135,34 @@ def test_threads_are_shared_between_course_processes(monkeypatch, tmp_path):
         profile._chosen["fair"] = False
 
 
+def test_pinned_threads_holds_a_count_against_rebalancing_and_restores_the_fair_share(monkeypatch, tmp_path):
+    import subprocess
+
+    from course_lib import profile
+
+    monkeypatch.delenv("COURSE_THREADS", raising=False)
+    monkeypatch.setenv("COURSE_THREADS_DIR", str(tmp_path))
+    monkeypatch.setattr(profile, "usable_cores", lambda: 4)
+    old, fair = torch.get_num_threads(), profile._chosen["fair"]
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        assert set_threads() == 4
+        with profile.pinned_threads(1) as n:
+            assert n == 1 and torch.get_num_threads() == 1
+            (tmp_path / f"course_lib-threads-{os.getuid()}" / str(other.pid)).touch()
+            assert profile.rebalance_threads() == 1  # pinned: another process does not change it
+        assert torch.get_num_threads() == 4  # restored, and fair again:
+        assert profile.rebalance_threads() == 2
+        with pytest.raises(ValueError, match="threads"), profile.pinned_threads(0):
+            pass
+        assert torch.get_num_threads() == 2
+    finally:
+        other.kill()
+        other.wait()
+        torch.set_num_threads(old)
+        profile._chosen["fair"] = fair
+
+
 def test_thread_count_and_device_are_checked(monkeypatch):
     from course_lib import profile
 

@@ -9,6 +9,7 @@ import torch
 
 from course_lib import reproduce
 from course_lib.models.classifier import MnistClassifier
+from course_lib.profile import pinned_threads
 
 
 @pytest.mark.slow
@@ -106,10 +107,16 @@ def test_aae_variants_train_in_worker_processes_and_a_deadline_leaves_the_unfini
     assert results["not_run"] == ["as written"]
     for v in ("no dropout", "LeakyReLU, no dropout"):
         assert results[v]["epochs"] == 1 and results[v]["train_seconds"] > 0 and results[v]["se"] > 0
-    # Trained by the workers, loaded here: the same models as a run in this process (the cache key is the same).
-    one = reproduce.aae_parzen(["no dropout"], epochs=1, n_train=200, n_samples=60, n_test=50, n_valid=40)
+    # Trained by the workers and loaded by the parent, not trained again at the parent's own thread count
+    # (the cache keys a CPU model by its threads; the parent's fair share changes as the workers come and go).
+    assert len(list(fresh_cache.glob("*.pt"))) == 2
+    assert json.loads((tmp_path / "aae_parzen.json").read_text())["provenance"]["threads"] == reproduce.run_threads(2)
+    # A run in this process at the workers' thread count loads the same models: the cache key is the same.
+    with pinned_threads(reproduce.run_threads(2)):
+        one = reproduce.aae_parzen(["no dropout"], epochs=1, n_train=200, n_samples=60, n_test=50, n_valid=40)
     assert one["no dropout"]["mean"] == results["no dropout"]["mean"]
     assert one["no dropout"]["train_seconds"] == results["no dropout"]["train_seconds"]
+    assert len(list(fresh_cache.glob("*.pt"))) == 2
 
 
 def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypatch, fresh_cache, tmp_path):

@@ -76,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--workers must be >= 1, got {args.workers}")
     os.environ["COURSE_PROFILE"] = "full"
     started = time.time()
+    threads = experiments.run_threads(args.workers)  # what each process trains with, kept in the provenance
     command = [sys.executable, "-m", "course_lib.reproduce", *(argv if argv is not None else sys.argv[1:])]
     if args.experiment == "bae_mnist":
         epochs = args.epochs or 20
@@ -99,6 +100,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         paper_scale = epochs == AAE_EPOCHS and args.n_train is None
         results["not_run"] = sorted(set(SEED_VARIANTS) - set(results))  # not asked for, or not finished in time
     record = {"experiment": args.experiment, "published": EXPERIMENTS[args.experiment].published,
-              "paper_scale": paper_scale, "results": results, "provenance": provenance(started, command)}
+              "paper_scale": paper_scale, "results": results, "provenance": provenance(started, command, threads)}
     print(f"wrote {write_ledger(args.experiment, record, args.out)}")
     return 0

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import torch
 
+from course_lib.profile import pinned_threads, set_threads, usable_cores
 from course_lib.reproduce.catalog import AAE_EPOCHS, AAE_SIGMAS, BAE_FIRST
 
 T = TypeVar("T")
@@ -25,9 +26,8 @@ def _bae_run(sigma: float, nu: int, epochs: int, n_train: int) -> tuple[float, i
     recorded it when it was trained, so a run resumed from the cache reports it too.
     """
     from course_lib.chapters.ch08_bae import trained_bae
-    from course_lib.profile import get_profile, set_threads
+    from course_lib.profile import get_profile
 
-    set_threads()
     p = get_profile("full")
     _, history = trained_bae(nu, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=sigma, profile=p)
     return sigma, nu, float(sum(history["time"]))
@@ -62,15 +62,27 @@ def run_order(sizes: Sequence[int], sigmas: Sequence[float]) -> list[tuple[float
     return [(s, nu) for s in sigmas for nu in order]
 
 
+def run_threads(workers: int) -> int:
+    """The CPU threads a run with ``workers`` processes trains and loads its models with.
+
+    One process: the count in force (its fair share, or ``COURSE_THREADS``). Several: an equal
+    share of the usable cores each. The parent loads the workers' models at the same count, so
+    the model cache (which keys a CPU model by its thread count) finds them.
+    """
+    return torch.get_num_threads() if workers == 1 else max(1, usable_cores() // workers)
+
+
 def in_pool(job: Callable[..., T], jobs: Sequence[tuple], workers: int, deadline: float) -> Iterator[T]:
     """Yield ``job(*args)`` for each ``args`` in ``jobs`` as they finish, ``workers`` spawned processes at a time.
 
-    Spawned, not forked: CUDA needs it. At ``deadline`` the runs not finished are cancelled,
-    their processes terminated, and the generator stops (their models are not written: the
-    cache stores a model only when its training ends).
+    Spawned, not forked: CUDA needs it. Each worker holds :func:`run_threads` threads, never
+    rebalanced. At ``deadline`` the runs not finished are cancelled, their processes
+    terminated, and the generator stops (their models are not written: the cache stores a
+    model only when its training ends).
     """
     ctx = torch.multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=set_threads,
+                             initargs=(run_threads(workers),)) as pool:
         pending = {pool.submit(job, *args) for args in jobs}
         while pending:
             timeout = None if deadline == float("inf") else max(1.0, deadline - time.time())  # inf overflows wait()
@@ -100,54 +112,55 @@ def bae_mnist(
     from course_lib.metrics import mcnemar
     from course_lib.profile import get_profile
 
-    p = get_profile("full")
-    n_train = n_train or p.n_train
-    w_digest = state_digest(judge("mnist", p))  # trained once here, loaded by every worker
-    print(f"bae_mnist: {time.strftime('%H:%M:%S')} the judge W is ready (weights sha256 {w_digest})", flush=True)
-    runs = run_order(sizes, sigmas)
-    done: dict[float, dict[int, float]] = {s: {} for s in sigmas}
-    if workers == 1:  # in this process (a CPU machine, or a test)
-        longest = 0.0
-        for s, nu in runs:
-            if time.time() + longest > deadline:  # a run that cannot finish in time is not started
-                print(f"bae_mnist: deadline: {len(runs) - sum(map(len, done.values()))} runs not started", flush=True)
-                break
-            _, _, seconds = _bae_run(s, nu, epochs, n_train)
-            done[s][nu], longest = seconds, max(longest, seconds)
-            print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} ready (its training took {seconds:.0f} s) "
-                  f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
-    else:
-        for s, nu, seconds in in_pool(_bae_run, [(s, nu, epochs, n_train) for s, nu in runs], workers, deadline):
-            done[s][nu] = seconds
-            print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} ready (its training took {seconds:.0f} s) "
-                  f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
-    out = {}
-    for s in sigmas:
-        ran = sorted(done[s])
-        if not ran:
-            out[str(s)] = {"not_run": sorted(sizes)}
-            continue
-        r = sweep(ran, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=s, profile=p)
-        best, widest = ran.index(r.best_size), len(ran) - 1
-        out[str(s)] = {
-            "sizes": ran,
-            "not_run": sorted(set(sizes) - set(ran)),
-            "paper_curve": r.paper_curve.round(4).tolist(),
-            "paper_size": r.paper_size,
-            "val_curve": r.val_curve.round(4).tolist(),
-            "test_curve": r.test_curve.round(4).tolist(),
-            "selected_epoch": r.selected_epoch.tolist(),
-            "best_size": r.best_size,
-            "test_accuracy_per_epoch": r.test_accuracy.round(4).tolist(),
-            "val_accuracy_per_epoch": r.val_accuracy.round(4).tolist(),
-            "test_rec": r.test_rec[range(len(ran)), r.selected_epoch - 1].round(2).tolist(),
-            "baseline_test": round(r.baseline_test, 4),
-            "widest_vs_best": mcnemar(r.test_correct[best], r.test_correct[widest]),
-            "epochs": epochs, "n_train": n_train, "n_val": r.n_val, "n_test": r.n_test,
-            "seconds_per_run": {str(nu): round(done[s][nu], 3) for nu in ran},  # ms: a test run trains in ms
-            "judge_sha256": w_digest,  # which W judged these models: runs with the same W share one curve
-        }
-    return out
+    with pinned_threads(run_threads(workers)):  # the workers' count: their models are found here
+        p = get_profile("full")
+        n_train = n_train or p.n_train
+        w_digest = state_digest(judge("mnist", p))  # trained once here, loaded by every worker
+        print(f"bae_mnist: {time.strftime('%H:%M:%S')} the judge W is ready (weights sha256 {w_digest})", flush=True)
+        runs = run_order(sizes, sigmas)
+        done: dict[float, dict[int, float]] = {s: {} for s in sigmas}
+        if workers == 1:  # in this process (a CPU machine, or a test)
+            longest = 0.0
+            for s, nu in runs:
+                if time.time() + longest > deadline:  # a run that cannot finish in time is not started
+                    print(f"bae_mnist: deadline: {len(runs) - sum(map(len, done.values()))} runs not started", flush=True)
+                    break
+                _, _, seconds = _bae_run(s, nu, epochs, n_train)
+                done[s][nu], longest = seconds, max(longest, seconds)
+                print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} ready (its training took {seconds:.0f} s) "
+                      f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
+        else:
+            for s, nu, seconds in in_pool(_bae_run, [(s, nu, epochs, n_train) for s, nu in runs], workers, deadline):
+                done[s][nu] = seconds
+                print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} ready (its training took {seconds:.0f} s) "
+                      f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
+        out = {}
+        for s in sigmas:
+            ran = sorted(done[s])
+            if not ran:
+                out[str(s)] = {"not_run": sorted(sizes)}
+                continue
+            r = sweep(ran, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=s, profile=p)
+            best, widest = ran.index(r.best_size), len(ran) - 1
+            out[str(s)] = {
+                "sizes": ran,
+                "not_run": sorted(set(sizes) - set(ran)),
+                "paper_curve": r.paper_curve.round(4).tolist(),
+                "paper_size": r.paper_size,
+                "val_curve": r.val_curve.round(4).tolist(),
+                "test_curve": r.test_curve.round(4).tolist(),
+                "selected_epoch": r.selected_epoch.tolist(),
+                "best_size": r.best_size,
+                "test_accuracy_per_epoch": r.test_accuracy.round(4).tolist(),
+                "val_accuracy_per_epoch": r.val_accuracy.round(4).tolist(),
+                "test_rec": r.test_rec[range(len(ran)), r.selected_epoch - 1].round(2).tolist(),
+                "baseline_test": round(r.baseline_test, 4),
+                "widest_vs_best": mcnemar(r.test_correct[best], r.test_correct[widest]),
+                "epochs": epochs, "n_train": n_train, "n_val": r.n_val, "n_test": r.n_test,
+                "seconds_per_run": {str(nu): round(done[s][nu], 3) for nu in ran},  # ms: a test run trains in ms
+                "judge_sha256": w_digest,  # which W judged these models: runs with the same W share one curve
+            }
+        return out
 
 
 # ---------------------------------------------------------------- aae_parzen
@@ -159,9 +172,8 @@ def _aae_run(variant: str, epochs: int, n_train: int | None) -> tuple[str, float
     Returns ``(variant, seconds)``, ``seconds`` being its training time as its history recorded it.
     """
     from course_lib.chapters.ch07_aae import trained_seed_aae
-    from course_lib.profile import get_profile, set_threads
+    from course_lib.profile import get_profile
 
-    set_threads()
     _, history = trained_seed_aae(variant, epochs=epochs, n_train=n_train, profile=get_profile("full"))
     return variant, float(sum(history["time"]))
 
@@ -187,33 +199,34 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
     from course_lib.profile import get_profile
     from course_lib.train import apply_batched
 
-    unknown = sorted(set(variants) - set(SEED_VARIANTS))
-    if unknown:
-        raise ValueError(f"variants must be among {sorted(SEED_VARIANTS)}, got {unknown}")
-    p = get_profile("full")
-    if workers > 1:
-        trained_now = dict(in_pool(_aae_run, [(v, epochs, n_train) for v in variants], workers, deadline))
-        variants = [v for v in variants if v in trained_now]
-    x_valid, x_test = mnist("val", n=n_valid)[0], mnist("test", n=n_test)[0]
-    out = {}
-    for v in variants:
-        start = time.perf_counter()
-        model, hist = trained_seed_aae(v, epochs=epochs, n_train=n_train, profile=p)
-        trained_s = time.perf_counter() - start
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            z = model.prior.sample((n_samples,))
-        samples = apply_batched(model.decode, z.to(next(model.parameters()).device)).cpu()
-        sigma, curve = select_parzen_sigma(samples, x_valid, AAE_SIGMAS)
-        mean, se = mean_sem(parzen_log_likelihood(samples, x_test, sigma))
-        out[v] = {"mean": round(mean, 2), "se": round(se, 2), "sigma": sigma, "val_curve": curve.round(decimals=2).tolist(),
-                  "loss_rec_per_epoch": [round(x, 2) for x in hist["loss_rec"]], "epochs": epochs,
-                  "n_samples": n_samples, "n_test": n_test, "n_valid": n_valid, "n_train": n_train or p.n_train,
-                  "train_seconds": round(float(sum(hist["time"])), 3),
-                  "seconds": round(time.perf_counter() - start, 1), "train_or_load_seconds": round(trained_s, 1)}
-        print(f"aae_parzen: {time.strftime('%H:%M:%S')} {v}: {mean:.1f} +- {se:.2f} nats (sigma {sigma:.3f})",
-              flush=True)
-    return out
+    with pinned_threads(run_threads(workers)):  # the workers' count: their models are found here
+        unknown = sorted(set(variants) - set(SEED_VARIANTS))
+        if unknown:
+            raise ValueError(f"variants must be among {sorted(SEED_VARIANTS)}, got {unknown}")
+        p = get_profile("full")
+        if workers > 1:
+            trained_now = dict(in_pool(_aae_run, [(v, epochs, n_train) for v in variants], workers, deadline))
+            variants = [v for v in variants if v in trained_now]
+        x_valid, x_test = mnist("val", n=n_valid)[0], mnist("test", n=n_test)[0]
+        out = {}
+        for v in variants:
+            start = time.perf_counter()
+            model, hist = trained_seed_aae(v, epochs=epochs, n_train=n_train, profile=p)
+            trained_s = time.perf_counter() - start
+            with torch.random.fork_rng():
+                torch.manual_seed(0)
+                z = model.prior.sample((n_samples,))
+            samples = apply_batched(model.decode, z.to(next(model.parameters()).device)).cpu()
+            sigma, curve = select_parzen_sigma(samples, x_valid, AAE_SIGMAS)
+            mean, se = mean_sem(parzen_log_likelihood(samples, x_test, sigma))
+            out[v] = {"mean": round(mean, 2), "se": round(se, 2), "sigma": sigma, "val_curve": curve.round(decimals=2).tolist(),
+                      "loss_rec_per_epoch": [round(x, 2) for x in hist["loss_rec"]], "epochs": epochs,
+                      "n_samples": n_samples, "n_test": n_test, "n_valid": n_valid, "n_train": n_train or p.n_train,
+                      "train_seconds": round(float(sum(hist["time"])), 3),
+                      "seconds": round(time.perf_counter() - start, 1), "train_or_load_seconds": round(trained_s, 1)}
+            print(f"aae_parzen: {time.strftime('%H:%M:%S')} {v}: {mean:.1f} +- {se:.2f} nats (sigma {sigma:.3f})",
+                  flush=True)
+        return out
 
 
 # ---------------------------------------------------------------- vae_iwae

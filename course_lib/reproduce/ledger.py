@@ -29,8 +29,11 @@ def _commit() -> str:
         return "unknown"
 
 
-def provenance(started: float, command: Sequence[str]) -> dict:
-    """Where and how a reference run ran: commit, command, device, versions, threads, wall time, date."""
+def provenance(started: float, command: Sequence[str], threads: int) -> dict:
+    """Where and how a reference run ran: commit, command, device, versions, threads, wall time, date.
+
+    ``threads`` is the CPU thread count each of the run's processes trained with.
+    """
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or 'cpu'})"
     return {
         "commit": os.environ.get("COURSE_COMMIT") or _commit(),
@@ -38,7 +41,7 @@ def provenance(started: float, command: Sequence[str]) -> dict:
         "profile": "full",
         "device": device,
         "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
+        "threads": threads,
         "wall_seconds": round(time.time() - started, 1),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
