@@ -35,6 +35,7 @@ def test_a_reduced_bae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
     assert r["paper_size"] in (2, 8) and r["best_size"] in (2, 8)
     assert set(r["widest_vs_best"]) == {"only_a", "only_b", "diff", "p_b_better"}
     assert r["judge_sha256"] == reproduce.experiments.state_digest(W)  # which W judged the models
+    assert set(r["weights_sha256"]) == {"2", "8"} and len(set(r["weights_sha256"].values())) == 2
     assert reproduce.main(["--list", "--no-cost", "--out", str(tmp_path)]) == 0
     assert "bae_mnist" in capsys.readouterr().out
     # Resumed from the cache: each run's seconds are still its training time, not the time to load it.
@@ -42,6 +43,8 @@ def test_a_reduced_bae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
                            "--out", str(tmp_path)]) == 0
     resumed = json.loads((tmp_path / "bae_mnist.json").read_text())["results"]["1.0"]
     assert resumed["seconds_per_run"] == r["seconds_per_run"] and min(r["seconds_per_run"].values()) > 0
+    assert "unchanged: this run's models are all among its entry's" in capsys.readouterr().out  # nothing new
+    assert json.loads((tmp_path / "bae_mnist.json").read_text()) == entry
 
 
 def test_list_without_a_ledger_says_not_run_and_measures_an_epoch(tmp_path, capsys, monkeypatch):
@@ -116,6 +119,8 @@ def test_aae_variants_train_in_worker_processes_and_a_deadline_leaves_the_unfini
         one = reproduce.aae_parzen(["no dropout"], epochs=1, n_train=200, n_samples=60, n_test=50, n_valid=40)
     assert one["no dropout"]["mean"] == results["no dropout"]["mean"]
     assert one["no dropout"]["train_seconds"] == results["no dropout"]["train_seconds"]
+    assert one["no dropout"]["weights_sha256"] == results["no dropout"]["weights_sha256"]
+    assert results["no dropout"]["weights_sha256"] != results["LeakyReLU, no dropout"]["weights_sha256"]
     assert len(list(fresh_cache.glob("*.pt"))) == 2
 
 
@@ -130,6 +135,7 @@ def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(mon
     r = entry["results"]
     assert (r["stages"], r["epochs"], r["n_train"], r["k"], r["n_test"]) == (2, 4, 100, 10, 40)
     assert r["adam_timestep"] == 1 + 4 * 5 and len(r["last_epoch_loss_per_stage"]) == 2
+    assert len(r["weights_sha256"]) == 16
     assert 50 < r["nll"] < 600 and r["se"] > 0
     assert "--stages 2" in entry["provenance"]["command"] and entry["provenance"]["profile"] == "full"
     assert [h.experiment for h in reproduce.HEADLINES if "Burda" in h.source] == ["vae_iwae"]
@@ -213,6 +219,35 @@ def test_adopting_an_entry_keeps_the_one_it_replaces_as_a_replicate(tmp_path, ca
     (tmp_path / "other.json").write_text(json.dumps({"experiment": "mystery"}))
     with pytest.raises(SystemExit):
         reproduce.main(["--adopt", str(tmp_path / "other.json"), "--out", str(tmp_path)])
+
+
+def _with_models(record, *digests):
+    return {**record, "results": {"1.0": {"weights_sha256": {str(i): d for i, d in enumerate(digests)}}}}
+
+
+def test_a_rerun_from_the_same_cache_is_not_a_replicate():
+    old = _with_models(_record("bae_mnist"), "aa", "bb")
+    later = json.loads(json.dumps(old))
+    later["provenance"]["date"] = "2026-11-28T03:00:00+00:00"
+    assert reproduce.model_digests(old) == {"aa", "bb"} and reproduce.model_digests(_record()) == set()
+    assert reproduce.adopt(later, old) is old  # the same models, loaded again: nothing new, the entry stays
+    assert reproduce.adopt(_with_models(later, "bb"), old) is old
+    older = {k: v for k, v in _record("bae_mnist").items()}
+    older["provenance"] = {**older["provenance"], "device": "CPU (x86_64)"}
+    old_with_one = {**old, "replicates": [older]}
+    resumed = reproduce.adopt(_with_models(later, "aa", "bb", "cc"), old_with_one)
+    assert reproduce.model_digests(resumed) == {"aa", "bb", "cc"}
+    assert resumed["replicates"] == [older]  # the resumed entry is not independent of it: only its replicate stays
+    other = reproduce.adopt(_with_models(later, "dd"), old_with_one)  # another machine's models: a replicate
+    assert other["replicates"] == [older, {k: v for k, v in old.items()}]
+
+
+def test_a_reduced_run_is_refused_before_training_where_the_ledger_holds_a_paper_scale_entry(monkeypatch, tmp_path):
+    reproduce.write_ledger("aae_parzen", _record(), tmp_path)
+    monkeypatch.setattr(reproduce.experiments, "aae_parzen", lambda *a, **k: pytest.fail("it trained"))
+    with pytest.raises(SystemExit):
+        reproduce.main(["aae_parzen", "--epochs", "1", "--out", str(tmp_path)])
+    assert reproduce.read_ledger("aae_parzen", tmp_path) == _record()
 
 
 def test_a_malformed_replicate_is_refused_with_its_index_named():

@@ -38,11 +38,19 @@ from course_lib.reproduce.catalog import (
 from course_lib.reproduce.cli import main
 from course_lib.reproduce.costs import aae_epoch_seconds, bae_epoch_seconds, vae_epoch_seconds
 from course_lib.reproduce.experiments import aae_parzen, bae_mnist, run_order, run_threads, vae_iwae
-from course_lib.reproduce.ledger import LEDGER_DIR, adopt, check_ledger, provenance, read_ledger, write_ledger
+from course_lib.reproduce.ledger import (
+    LEDGER_DIR,
+    adopt,
+    check_ledger,
+    model_digests,
+    provenance,
+    read_ledger,
+    write_ledger,
+)
 
 __all__ = [
     "AAE_EPOCHS", "AAE_PUBLISHED", "AAE_SIGMAS", "BAE_FIRST", "BAE_PUBLISHED", "BAE_SIZES", "EXPERIMENTS",
     "HEADLINES", "LEDGER_DIR", "VAE_IWAE_PUBLISHED", "Experiment", "Headline", "aae_epoch_seconds", "adopt", "aae_parzen",
-    "bae_epoch_seconds", "bae_mnist", "check_ledger", "main", "provenance", "read_ledger", "run_order", "run_threads",
-    "vae_epoch_seconds", "vae_iwae", "write_ledger",
+    "bae_epoch_seconds", "bae_mnist", "check_ledger", "main", "model_digests", "provenance", "read_ledger",
+    "run_order", "run_threads", "vae_epoch_seconds", "vae_iwae", "write_ledger",
 ]

@@ -47,9 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = record.get("experiment")
         if name not in EXPERIMENTS:
             parser.error(f"--adopt: {args.adopt} is not a ledger entry of an experiment in {sorted(EXPERIMENTS)}")
-        merged = adopt(record, read_ledger(name, args.out))
-        print(f"wrote {write_ledger(name, merged, args.out)} ({len(merged.get('replicates', []))} replicate(s) kept)")
-        return 0
+        previous = read_ledger(name, args.out)
+        return _write(adopt(record, previous), previous, args.out)
     if args.list or args.experiment is None:
         from course_lib.profile import set_threads
 
@@ -74,32 +73,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.workers < 1:
         parser.error(f"--workers must be >= 1, got {args.workers}")
+    if args.experiment == "vae_iwae" and not 1 <= args.stages <= 8:
+        parser.error(f"--stages must be in 1..8, got {args.stages}")
     os.environ["COURSE_PROFILE"] = "full"
+    from course_lib.chapters.ch07_aae import SEED_VARIANTS
+
+    epochs = args.epochs or {"bae_mnist": 20, "aae_parzen": AAE_EPOCHS}.get(args.experiment)
+    variants = args.variants or list(SEED_VARIANTS)
+    paper_scale = {
+        "bae_mnist": epochs == 20 and args.n_train is None and set(args.sizes) <= set(BAE_SIZES),
+        "aae_parzen": epochs == AAE_EPOCHS and args.n_train is None,
+        "vae_iwae": experiments.vae_iwae_paper_scale(args.stages, args.n_train or 59_600, args.k, args.n_test),
+    }[args.experiment]
+    previous = read_ledger(args.experiment, args.out)
+    if previous is not None and previous["paper_scale"] and not paper_scale:
+        parser.error(f"{args.out} holds a paper-scale {args.experiment} entry, which a reduced run would replace: "
+                     "give a reduced run its own --out folder")
     started = time.time()
     threads = experiments.run_threads(args.workers)  # what each process trains with, kept in the provenance
     command = [sys.executable, "-m", "course_lib.reproduce", *(argv if argv is not None else sys.argv[1:])]
     if args.experiment == "bae_mnist":
-        epochs = args.epochs or 20
         results = experiments.bae_mnist(args.sizes, args.sigmas, args.workers, started + args.budget, epochs, args.n_train)
-        # Paper scale: every run follows the paper's protocol; sizes it did not reach are listed as not_run.
-        paper_scale = epochs == 20 and args.n_train is None and set(args.sizes) <= set(BAE_SIZES)
-        if paper_scale:
+        if paper_scale:  # every run follows the paper's protocol; sizes it did not reach are listed as not_run
             for r in results.values():
                 r["not_run"] = sorted(set(BAE_SIZES) - set(r.get("sizes", ())))
     elif args.experiment == "vae_iwae":
-        if not 1 <= args.stages <= 8:
-            parser.error(f"--stages must be in 1..8, got {args.stages}")
-        results, paper_scale = experiments.vae_iwae(args.stages, args.n_train or 59_600, args.k, args.n_test)
+        results = experiments.vae_iwae(args.stages, args.n_train or 59_600, args.k, args.n_test)
     else:
-        from course_lib.chapters.ch07_aae import SEED_VARIANTS
-
-        variants = args.variants or list(SEED_VARIANTS)
-        epochs = args.epochs or AAE_EPOCHS
         results = experiments.aae_parzen(variants, epochs=epochs, n_train=args.n_train, workers=args.workers,
                                          deadline=started + args.budget)
-        paper_scale = epochs == AAE_EPOCHS and args.n_train is None
         results["not_run"] = sorted(set(SEED_VARIANTS) - set(results))  # not asked for, or not finished in time
     record = {"experiment": args.experiment, "published": EXPERIMENTS[args.experiment].published,
               "paper_scale": paper_scale, "results": results, "provenance": provenance(started, command, threads)}
-    print(f"wrote {write_ledger(args.experiment, record, args.out)}")
+    return _write(adopt(record, previous), previous, args.out)
+
+
+def _write(entry: dict, previous: dict | None, out: Path) -> int:
+    """Write ``entry`` as its experiment's ledger entry in ``out`` unless it is ``previous`` (nothing new)."""
+    if entry is previous:
+        print(f"{out / entry['experiment']}.json unchanged: this run's models are all among its entry's (the cache "
+              "held them), so it adds nothing")
+        return 0
+    print(f"wrote {write_ledger(entry['experiment'], entry, out)} ({len(entry.get('replicates', []))} replicate(s) kept)")
     return 0

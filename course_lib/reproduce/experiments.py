@@ -19,18 +19,20 @@ T = TypeVar("T")
 # ---------------------------------------------------------------- bae_mnist
 
 
-def _bae_run(sigma: float, nu: int, epochs: int, n_train: int) -> tuple[float, int, float]:
+def _bae_run(sigma: float, nu: int, epochs: int, n_train: int) -> tuple[float, int, float, str]:
     """Train (or load) one of the paper's models at ``full``; runs in a worker process.
 
-    Returns ``(sigma, nu, seconds)``: ``seconds`` is the model's training time as its history
-    recorded it when it was trained, so a run resumed from the cache reports it too.
+    Returns ``(sigma, nu, seconds, weights)``: ``seconds`` is the model's training time as its
+    history recorded it when it was trained, so a run resumed from the cache reports it too;
+    ``weights`` is its :func:`state_digest`.
     """
     from course_lib.chapters.ch08_bae import trained_bae
     from course_lib.profile import get_profile
 
     p = get_profile("full")
-    _, history = trained_bae(nu, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=sigma, profile=p)
-    return sigma, nu, float(sum(history["time"]))
+    model, history = trained_bae(nu, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=sigma,
+                                 profile=p)
+    return sigma, nu, float(sum(history["time"])), state_digest(model)
 
 
 def state_digest(model: torch.nn.Module) -> str:
@@ -118,20 +120,22 @@ def bae_mnist(
         w_digest = state_digest(judge("mnist", p))  # trained once here, loaded by every worker
         print(f"bae_mnist: {time.strftime('%H:%M:%S')} the judge W is ready (weights sha256 {w_digest})", flush=True)
         runs = run_order(sizes, sigmas)
-        done: dict[float, dict[int, float]] = {s: {} for s in sigmas}
+        done: dict[float, dict[int, float]] = {s: {} for s in sigmas}  # seconds of each run
+        weights: dict[float, dict[int, str]] = {s: {} for s in sigmas}
         if workers == 1:  # in this process (a CPU machine, or a test)
             longest = 0.0
             for s, nu in runs:
                 if time.time() + longest > deadline:  # a run that cannot finish in time is not started
                     print(f"bae_mnist: deadline: {len(runs) - sum(map(len, done.values()))} runs not started", flush=True)
                     break
-                _, _, seconds = _bae_run(s, nu, epochs, n_train)
+                _, _, seconds, weights[s][nu] = _bae_run(s, nu, epochs, n_train)
                 done[s][nu], longest = seconds, max(longest, seconds)
                 print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} ready (its training took {seconds:.0f} s) "
                       f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
         else:
-            for s, nu, seconds in in_pool(_bae_run, [(s, nu, epochs, n_train) for s, nu in runs], workers, deadline):
-                done[s][nu] = seconds
+            for s, nu, seconds, digest in in_pool(_bae_run, [(s, nu, epochs, n_train) for s, nu in runs], workers,
+                                                  deadline):
+                done[s][nu], weights[s][nu] = seconds, digest
                 print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} ready (its training took {seconds:.0f} s) "
                       f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
         out = {}
@@ -159,6 +163,7 @@ def bae_mnist(
                 "epochs": epochs, "n_train": n_train, "n_val": r.n_val, "n_test": r.n_test,
                 "seconds_per_run": {str(nu): round(done[s][nu], 3) for nu in ran},  # ms: a test run trains in ms
                 "judge_sha256": w_digest,  # which W judged these models: runs with the same W share one curve
+                "weights_sha256": {str(nu): weights[s][nu] for nu in ran},  # which models: see ledger.adopt
             }
         return out
 
@@ -222,7 +227,7 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
             out[v] = {"mean": round(mean, 2), "se": round(se, 2), "sigma": sigma, "val_curve": curve.round(decimals=2).tolist(),
                       "loss_rec_per_epoch": [round(x, 2) for x in hist["loss_rec"]], "epochs": epochs,
                       "n_samples": n_samples, "n_test": n_test, "n_valid": n_valid, "n_train": n_train or p.n_train,
-                      "train_seconds": round(float(sum(hist["time"])), 3),
+                      "train_seconds": round(float(sum(hist["time"])), 3), "weights_sha256": state_digest(model),
                       "seconds": round(time.perf_counter() - start, 1), "train_or_load_seconds": round(trained_s, 1)}
             print(f"aae_parzen: {time.strftime('%H:%M:%S')} {v}: {mean:.1f} +- {se:.2f} nats (sigma {sigma:.3f})",
                   flush=True)
@@ -232,13 +237,21 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
 # ---------------------------------------------------------------- vae_iwae
 
 
-def vae_iwae(stages: int, n_train: int, k: int, n_test: int) -> tuple[dict, bool]:
-    """Run :func:`~course_lib.chapters.ch06_burda.reference_run` at ``full``; ``(results, paper_scale)``."""
+def vae_iwae_paper_scale(stages: int, n_train: int, k: int, n_test: int) -> bool:
+    """Whether :func:`vae_iwae` with these arguments is the paper's run (else a reduced one)."""
+    from course_lib.chapters import ch06_burda as B
+
+    return (stages, n_train, k, n_test) == (B.STAGES, B.N_TRAIN, B.K_TEST, 10_000)
+
+
+def vae_iwae(stages: int, n_train: int, k: int, n_test: int) -> dict:
+    """Run :func:`~course_lib.chapters.ch06_burda.reference_run` at ``full``: its results, and the model's :func:`state_digest`."""
     from course_lib.chapters import ch06_burda as B
     from course_lib.profile import get_profile
 
-    results = B.reference_run(stages=stages, n_train=n_train, k=k, n_test=n_test, profile=get_profile("full"))
+    p = get_profile("full")
+    results = B.reference_run(stages=stages, n_train=n_train, k=k, n_test=n_test, profile=p)
+    results["weights_sha256"] = state_digest(B.trained_stage(stages, n_train=n_train, profile=p)[0])  # from the cache
     print(f"vae_iwae: {time.strftime('%H:%M:%S')} test NLL {results['nll']:.2f} +- {results['se']:.2f} nats "
           f"(k = {k}, {stages} stages)", flush=True)
-    return results, (stages, n_train, k, n_test) == (B.STAGES, B.N_TRAIN, B.K_TEST, 10_000)
-
+    return results

@@ -102,15 +102,37 @@ def check_ledger(name: str, record: dict) -> None:
             raise ValueError(f"ledger {name}: replicate {i}: {err}") from err
 
 
+def model_digests(record: dict) -> set[str]:
+    """The ``weights_sha256`` digests of the models behind ``record``'s results (empty for entries that predate them)."""
+    found: set[str] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "weights_sha256":
+                    found.update(item.values() if isinstance(item, dict) else [item])
+                else:
+                    walk(item)
+
+    walk(record.get("results"))
+    return found
+
+
 def adopt(record: dict, previous: dict | None) -> dict:
-    """``record`` as the new ledger entry, the entry it replaces (``previous``) kept among its replicates.
+    """The ledger entry after ``record`` arrives where ``previous`` is the entry (both are checked first).
 
     A replicate is an earlier, independent run of the same experiment at paper scale (another
     machine, another seed of everything the run draws): the second sample a comparison with a
-    published number needs as its reference for the run-to-run noise. ``previous`` is kept
-    when both are paper scale, with its own replicates; a reduced ``previous`` is replaced and
-    not kept (it replicates nothing). A reduced ``record`` cannot replace a paper-scale entry:
-    that would lose a reference run. Both are checked first.
+    published number needs as its reference for the run-to-run noise. So:
+
+    - ``record`` becomes the entry and a paper-scale ``previous`` is kept among its replicates
+      (with the replicates it holds), when the two share no model (:func:`model_digests`);
+    - a ``record`` whose models are all ``previous``'s (a rerun loaded from the same cache) adds
+      nothing: ``previous`` is returned, itself;
+    - a ``record`` that shares some models (a run resumed with more sizes) replaces ``previous``,
+      which is not independent of it and so not kept (the replicates it holds are);
+    - a reduced ``previous`` is replaced and not kept (it replicates nothing);
+    - a reduced ``record`` cannot replace a paper-scale entry: that would lose a reference run.
     """
     name = record.get("experiment")
     check_ledger(str(name), record)
@@ -121,7 +143,12 @@ def adopt(record: dict, previous: dict | None) -> dict:
         raise ValueError(f"ledger {name}: the entry to adopt is the one already in the ledger")
     if previous["paper_scale"] and not record["paper_scale"]:
         raise ValueError(f"ledger {name}: a reduced run cannot replace the paper-scale entry (it would be lost)")
-    kept = [*previous.get("replicates", []), {k: v for k, v in previous.items() if k != "replicates"}]
+    ours, theirs = model_digests(record), model_digests(previous)
+    if ours and ours <= theirs and record["paper_scale"] == previous["paper_scale"]:
+        return previous
+    kept = previous.get("replicates", [])
+    if previous["paper_scale"] and not ours & theirs:
+        kept = [*kept, {k: v for k, v in previous.items() if k != "replicates"}]
     if not previous["paper_scale"]:
         kept = []  # a reduced run replicates nothing
     return {**record, "replicates": [*record.get("replicates", []), *kept]}
