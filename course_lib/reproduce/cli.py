@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name not in EXPERIMENTS:
             parser.error(f"--adopt: {args.adopt} is not a ledger entry of an experiment in {sorted(EXPERIMENTS)}")
         previous = read_ledger(name, args.out)
-        return _write(adopt(record, previous), previous, args.out)
+        return _write(adopt(record, previous), args.out)
     if args.list or args.experiment is None:
         from course_lib.profile import set_threads
 
@@ -105,14 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["not_run"] = sorted(set(SEED_VARIANTS) - set(results))  # not asked for, or not finished in time
     record = {"experiment": args.experiment, "published": EXPERIMENTS[args.experiment].published,
               "paper_scale": paper_scale, "results": results, "provenance": provenance(started, command, threads)}
-    return _write(adopt(record, previous), previous, args.out)
+    return _write(adopt(record, previous), args.out)
 
 
-def _write(entry: dict, previous: dict | None, out: Path) -> int:
-    """Write ``entry`` as its experiment's ledger entry in ``out`` unless it is ``previous`` (nothing new)."""
-    if entry is previous:
-        print(f"{out / entry['experiment']}.json unchanged: this run's models are all among its entry's (the cache "
-              "held them), so it adds nothing")
-        return 0
+def _write(entry: dict, out: Path) -> int:
     print(f"wrote {write_ledger(entry['experiment'], entry, out)} ({len(entry.get('replicates', []))} replicate(s) kept)")
     return 0

@@ -127,10 +127,9 @@ def adopt(record: dict, previous: dict | None) -> dict:
 
     - ``record`` becomes the entry and a paper-scale ``previous`` is kept among its replicates
       (with the replicates it holds), when the two share no model (:func:`model_digests`);
-    - a ``record`` whose models are all ``previous``'s (a rerun loaded from the same cache) adds
-      nothing: ``previous`` is returned, itself;
-    - a ``record`` that shares some models (a run resumed with more sizes) replaces ``previous``,
-      which is not independent of it and so not kept (the replicates it holds are);
+    - a ``record`` that shares models with ``previous`` (a rerun or a resumed run loading them
+      from the same cache) replaces it, and ``previous`` is not kept: it is not independent of
+      ``record`` (the replicates it holds are kept);
     - a reduced ``previous`` is replaced and not kept (it replicates nothing);
     - a reduced ``record`` cannot replace a paper-scale entry: that would lose a reference run.
     """
@@ -143,11 +142,8 @@ def adopt(record: dict, previous: dict | None) -> dict:
         raise ValueError(f"ledger {name}: the entry to adopt is the one already in the ledger")
     if previous["paper_scale"] and not record["paper_scale"]:
         raise ValueError(f"ledger {name}: a reduced run cannot replace the paper-scale entry (it would be lost)")
-    ours, theirs = model_digests(record), model_digests(previous)
-    if ours and ours <= theirs and record["paper_scale"] == previous["paper_scale"]:
-        return previous
     kept = previous.get("replicates", [])
-    if previous["paper_scale"] and not ours & theirs:
+    if previous["paper_scale"] and not model_digests(record) & model_digests(previous):
         kept = [*kept, {k: v for k, v in previous.items() if k != "replicates"}]
     if not previous["paper_scale"]:
         kept = []  # a reduced run replicates nothing
