@@ -243,6 +243,20 @@ def course_processes() -> int:
 _chosen: dict[str, bool] = {"fair": False}  # set_threads chose the count itself (no n, no COURSE_THREADS)
 
 
+def env_threads() -> int | None:
+    """The thread count ``COURSE_THREADS`` asks for, or ``None`` when it is unset or empty.
+
+    Raises:
+        ValueError: unless it is an integer between 1 and the usable cores.
+    """
+    env = os.environ.get("COURSE_THREADS")
+    if not env:
+        return None
+    if not env.isdigit() or not 1 <= int(env) <= usable_cores():
+        raise ValueError(f"COURSE_THREADS must be an integer between 1 and the {usable_cores()} usable cores, got {env!r}")
+    return int(env)
+
+
 def set_threads(n: int | None = None) -> int:
     """Set PyTorch's intra-op thread count and return it.
 
@@ -256,12 +270,8 @@ def set_threads(n: int | None = None) -> int:
     Args:
         n: threads to use; ``None`` reads ``COURSE_THREADS``, else takes the fair share.
     """
-    if n is None and os.environ.get("COURSE_THREADS"):
-        env = os.environ["COURSE_THREADS"]
-        if not env.isdigit() or not 1 <= int(env) <= usable_cores():
-            raise ValueError(f"COURSE_THREADS must be an integer between 1 and the {usable_cores()} usable cores, "
-                             f"got {env!r}")
-        n = int(env)
+    if n is None:
+        n = env_threads()
     _chosen["fair"] = n is None
     if n is None:
         n = max(1, usable_cores() // course_processes())

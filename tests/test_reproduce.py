@@ -9,7 +9,6 @@ import torch
 
 from course_lib import reproduce
 from course_lib.models.classifier import MnistClassifier
-from course_lib.profile import pinned_threads
 
 
 @pytest.mark.slow
@@ -114,13 +113,24 @@ def test_aae_variants_train_in_worker_processes_and_a_deadline_leaves_the_unfini
     assert len(list(fresh_cache.glob("*.pt"))) == 2
     assert json.loads((tmp_path / "aae_parzen.json").read_text())["provenance"]["threads"] == reproduce.run_threads(2)
     # A run in this process at the workers' thread count loads the same models: the cache key is the same.
-    with pinned_threads(reproduce.run_threads(2)):
-        one = reproduce.aae_parzen(["no dropout"], epochs=1, n_train=200, n_samples=60, n_test=50, n_valid=40)
+    monkeypatch.setenv("COURSE_THREADS", str(reproduce.run_threads(2)))
+    one = reproduce.aae_parzen(["no dropout"], epochs=1, n_train=200, n_samples=60, n_test=50, n_valid=40)
     assert one["no dropout"]["mean"] == results["no dropout"]["mean"]
     assert one["no dropout"]["train_seconds"] == results["no dropout"]["train_seconds"]
     assert one["no dropout"]["weights_sha256"] == results["no dropout"]["weights_sha256"]
     assert results["no dropout"]["weights_sha256"] != results["LeakyReLU, no dropout"]["weights_sha256"]
     assert len(list(fresh_cache.glob("*.pt"))) == 2
+
+
+def test_a_runs_thread_count_is_course_threads_or_an_equal_share_of_the_cores(monkeypatch):
+    monkeypatch.setattr(reproduce.experiments, "usable_cores", lambda: 16)
+    monkeypatch.delenv("COURSE_THREADS", raising=False)
+    assert [reproduce.run_threads(w) for w in (1, 2, 3, 32)] == [16, 8, 5, 1]
+    monkeypatch.setenv("COURSE_THREADS", "1")
+    assert reproduce.run_threads(2) == 1
+    monkeypatch.setenv("COURSE_THREADS", "many")
+    with pytest.raises(ValueError, match="COURSE_THREADS"):
+        reproduce.run_threads(1)
 
 
 def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypatch, fresh_cache, tmp_path):

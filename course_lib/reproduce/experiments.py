@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import torch
 
-from course_lib.profile import pinned_threads, set_threads, usable_cores
+from course_lib.profile import env_threads, pinned_threads, set_threads, usable_cores
 from course_lib.reproduce.catalog import AAE_EPOCHS, AAE_SIGMAS, BAE_FIRST
 
 T = TypeVar("T")
@@ -65,13 +65,13 @@ def run_order(sizes: Sequence[int], sigmas: Sequence[float]) -> list[tuple[float
 
 
 def run_threads(workers: int) -> int:
-    """The CPU threads a run with ``workers`` processes trains and loads its models with.
+    """The CPU threads each process of a run with ``workers`` processes trains and loads its models with.
 
-    One process: the count in force (its fair share, or ``COURSE_THREADS``). Several: an equal
-    share of the usable cores each. The parent loads the workers' models at the same count, so
-    the model cache (which keys a CPU model by its thread count) finds them.
+    ``COURSE_THREADS`` when set, else an equal share of the usable cores: fixed by the machine
+    and the command, never a fair share that moves as other processes come and go. So a rerun or
+    a resumed run finds the models the cache keyed by that count, and the parent its workers'.
     """
-    return torch.get_num_threads() if workers == 1 else max(1, usable_cores() // workers)
+    return env_threads() or max(1, usable_cores() // workers)
 
 
 def in_pool(job: Callable[..., T], jobs: Sequence[tuple], workers: int, deadline: float) -> Iterator[T]:
@@ -114,7 +114,7 @@ def bae_mnist(
     from course_lib.metrics import mcnemar
     from course_lib.profile import get_profile
 
-    with pinned_threads(run_threads(workers)):  # the workers' count: their models are found here
+    with pinned_threads(run_threads(workers)):  # one count for the run and its workers (see run_threads)
         p = get_profile("full")
         n_train = n_train or p.n_train
         w_digest = state_digest(judge("mnist", p))  # trained once here, loaded by every worker
@@ -204,7 +204,7 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
     from course_lib.profile import get_profile
     from course_lib.train import apply_batched
 
-    with pinned_threads(run_threads(workers)):  # the workers' count: their models are found here
+    with pinned_threads(run_threads(workers)):  # one count for the run and its workers (see run_threads)
         unknown = sorted(set(variants) - set(SEED_VARIANTS))
         if unknown:
             raise ValueError(f"variants must be among {sorted(SEED_VARIANTS)}, got {unknown}")
@@ -245,13 +245,17 @@ def vae_iwae_paper_scale(stages: int, n_train: int, k: int, n_test: int) -> bool
 
 
 def vae_iwae(stages: int, n_train: int, k: int, n_test: int) -> dict:
-    """Run :func:`~course_lib.chapters.ch06_burda.reference_run` at ``full``: its results, and the model's :func:`state_digest`."""
+    """Run :func:`~course_lib.chapters.ch06_burda.reference_run` at ``full`` and :func:`run_threads`.
+
+    Returns its results and the model's :func:`state_digest`.
+    """
     from course_lib.chapters import ch06_burda as B
     from course_lib.profile import get_profile
 
     p = get_profile("full")
-    results = B.reference_run(stages=stages, n_train=n_train, k=k, n_test=n_test, profile=p)
-    results["weights_sha256"] = state_digest(B.trained_stage(stages, n_train=n_train, profile=p)[0])  # from the cache
+    with pinned_threads(run_threads(1)):  # every stage at one count: a resumed run finds the stages done
+        results = B.reference_run(stages=stages, n_train=n_train, k=k, n_test=n_test, profile=p)
+        results["weights_sha256"] = state_digest(B.trained_stage(stages, n_train=n_train, profile=p)[0])  # cached
     print(f"vae_iwae: {time.strftime('%H:%M:%S')} test NLL {results['nll']:.2f} +- {results['se']:.2f} nats "
           f"(k = {k}, {stages} stages)", flush=True)
     return results
