@@ -151,6 +151,25 @@ def conv_decoder(
 
 
 @contextmanager
+def frozen(module: nn.Module) -> Iterator[nn.Module]:
+    """No gradients for ``module``'s parameters in what the block computes, then restore their flags.
+
+    A generator's phase backpropagates through the discriminator to the generator: the
+    discriminator's own weight gradients would be computed and then discarded (its optimizer
+    zeroes them before its next step). Gradients still flow through ``module`` to its inputs,
+    bit for bit as without the block; only its weights' gradients are not computed.
+    """
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+@contextmanager
 def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
     """Put ``module`` in eval mode for the block, then restore the mode it had."""
     was_training = module.training

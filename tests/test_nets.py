@@ -2,7 +2,16 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.nets import conv_decoder, conv_encoder, eval_mode, glorot_init, mlp, mlp_decoder, mlp_encoder
+from course_lib.nets import (
+    conv_decoder,
+    conv_encoder,
+    eval_mode,
+    frozen,
+    glorot_init,
+    mlp,
+    mlp_decoder,
+    mlp_encoder,
+)
 
 
 def test_mlp_layers_and_activation_placement():
@@ -55,3 +64,22 @@ def test_eval_mode_restores_the_mode_even_after_an_error():
     with eval_mode(net.eval()):
         pass
     assert not net.training
+
+
+def test_frozen_passes_gradients_through_without_computing_the_modules_own_and_restores_its_flags():
+    torch.manual_seed(0)
+    net, x = mlp([4, 8, 1]), torch.randn(5, 4, requires_grad=True)
+    net[0].bias.requires_grad_(False)  # a flag of its own, restored as it was
+    net(x).sum().backward()
+    want = x.grad.clone()
+    x.grad = None
+    net.zero_grad(set_to_none=True)
+    with frozen(net):
+        out = net(x)
+    out.sum().backward()
+    assert torch.equal(x.grad, want)  # bit for bit the same gradient to the input
+    assert all(p.grad is None for p in (net[0].weight, net[0].bias, net[2].weight))
+    assert [p.requires_grad for p in net.parameters()] == [True, False, True, True]
+    with pytest.raises(RuntimeError), frozen(net):
+        raise RuntimeError("inside")
+    assert [p.requires_grad for p in net.parameters()] == [True, False, True, True]

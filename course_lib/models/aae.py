@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -30,7 +31,7 @@ from torch.distributions import Categorical, Distribution, Independent, MixtureS
 
 from course_lib.models.autoencoder import Autoencoder, reconstruction_loss
 from course_lib.models.shared import discriminator_loss, generator_loss, reparameterize
-from course_lib.nets import eval_mode, mlp, mlp_decoder, mlp_encoder
+from course_lib.nets import eval_mode, frozen, mlp, mlp_decoder, mlp_encoder
 
 PRIORS = ("gaussian", "mixture")
 
@@ -183,20 +184,19 @@ class AAE(Autoencoder):
         probabilities ``D`` gives prior draws and codes (both 0.5 once it cannot tell them apart).
         ``gen``: ``{"loss"}`` = :func:`generator_loss`.
         """
-        if phase == "disc" and self.disc_sees_eval_codes:
-            with eval_mode(self.encoder):
-                z_q = self.sample_code(x)  # [B, K]
-        else:
-            z_q = self.sample_code(x)
-        if phase == "rec":
-            return {"loss": reconstruction_loss(self.decode_logits(z_q), x, self.recon).mean()}
         if phase == "disc":
+            with torch.no_grad(), eval_mode(self.encoder) if self.disc_sees_eval_codes else nullcontext():
+                z_q = self.sample_code(x)  # [B, K], constants to D's step: no graph through the encoder
             z_p = self.prior.sample((len(x),)).to(x.device)  # [B, K]
-            d_real, d_fake = self.discriminator(z_p), self.discriminator(z_q.detach())  # [B, 1]
+            d_real, d_fake = self.discriminator(z_p), self.discriminator(z_q)  # [B, 1]
             loss = discriminator_loss(d_real, d_fake)
             return {"loss": loss, "p_real": d_real.sigmoid().mean(), "p_fake": d_fake.sigmoid().mean()}
+        z_q = self.sample_code(x)
+        if phase == "rec":
+            return {"loss": reconstruction_loss(self.decode_logits(z_q), x, self.recon).mean()}
         if phase == "gen":
-            return {"loss": generator_loss(self.discriminator(z_q))}
+            with frozen(self.discriminator):  # the encoder's step: D's weight gradients would be discarded
+                return {"loss": generator_loss(self.discriminator(z_q))}
         raise ValueError(f"phase must be one of {self.phases}, got {phase!r}")
 
     @torch.no_grad()

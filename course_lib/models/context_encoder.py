@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from course_lib.corruption import square_mask
 from course_lib.models.autoencoder import Autoencoder
 from course_lib.models.shared import dcgan_init
+from course_lib.nets import frozen
 
 
 def context_nets(latent_channels: int, width: int = 32) -> tuple[nn.Module, nn.Module, nn.Module]:
@@ -136,14 +137,17 @@ class ContextEncoder(Autoencoder):
         recomputes the prediction (the paper's loop reuses one masked batch for both).
         """
         x_masked, hole = self.random_mask(x)
-        p_hat = self.fill_hole(x_masked)
         if phase == "gen":
-            score = self.discriminator(p_hat)
+            p_hat = self.fill_hole(x_masked)
+            with frozen(self.discriminator):  # G's step: D's weight gradients would be discarded
+                score = self.discriminator(p_hat)
             adv = F.mse_loss(score, torch.ones_like(score))
             l1 = 2 * (p_hat - hole).abs().mean()
             return {"loss": self.adv_weight * adv + (1 - self.adv_weight) * l1, "l1": l1, "adv": adv}
         if phase == "disc":
-            real, fake = self.discriminator(hole), self.discriminator(p_hat.detach())
+            with torch.no_grad():  # constants to D's step: no graph through G
+                p_hat = self.fill_hole(x_masked)
+            real, fake = self.discriminator(hole), self.discriminator(p_hat)
             loss = 0.5 * (F.mse_loss(real, torch.ones_like(real)) + F.mse_loss(fake, torch.zeros_like(fake)))
             return {"loss": loss}
         raise ValueError(f"phase must be one of {self.phases}, got {phase!r}")

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from course_lib.models.autoencoder import Autoencoder
 from course_lib.models.shared import dcgan_init, discriminator_loss, generator_loss
+from course_lib.nets import frozen
 
 
 def dcgan_nets(latent_dim: int, width: int = 32) -> tuple[nn.Module, nn.Module, nn.Module]:
@@ -104,13 +105,16 @@ class DistanceRegularizedGAN(Autoencoder):
         and reconstructions). ``gen``: ``{"loss", "adv", "rec"}`` with ``loss = adv + lam * rec``
         and ``rec`` the MSE on the [-1, 1] scale.
         """
-        x_hat = self.decode(self.encode(x))  # [B, 1, 28, 28] in [0, 1]
         if phase == "disc":
-            d_real, d_fake = self.discriminator(x), self.discriminator(x_hat.detach())  # [B, 1]
+            with torch.no_grad():  # constants to D's step: no graph through G
+                x_hat = self.decode(self.encode(x))  # [B, 1, 28, 28] in [0, 1]
+            d_real, d_fake = self.discriminator(x), self.discriminator(x_hat)  # [B, 1]
             loss = discriminator_loss(d_real, d_fake)
             return {"loss": loss, "p_real": d_real.sigmoid().mean(), "p_fake": d_fake.sigmoid().mean()}
+        x_hat = self.decode(self.encode(x))
         if phase == "gen":
-            adv = generator_loss(self.discriminator(x_hat))
+            with frozen(self.discriminator):  # G's step: D's weight gradients would be discarded
+                adv = generator_loss(self.discriminator(x_hat))
             rec = F.mse_loss(2 * x_hat - 1, 2 * x - 1)
             return {"loss": adv + self.lam * rec, "adv": adv, "rec": rec}
         raise ValueError(f"phase must be one of {self.phases}, got {phase!r}")

@@ -93,7 +93,7 @@ def test_each_phase_sends_gradients_only_where_it_should():
         grads[phase] = {name.split(".")[0] for name, p in model.named_parameters() if p.grad is not None}
     assert grads["rec"] == {"encoder", "decoder"}
     assert grads["disc"] == {"discriminator"}  # codes are detached: D's step leaves the encoder alone
-    assert "encoder" in grads["gen"] and "decoder" not in grads["gen"]
+    assert grads["gen"] == {"encoder"}  # D's weight gradients are not computed: its optimizer would discard them
     with pytest.raises(ValueError, match="phase"):
         model.loss(x, phase="both")
 
@@ -179,3 +179,17 @@ def test_disc_phase_can_see_codes_computed_without_dropout(eval_codes):
     torch.manual_seed(5)
     in_eval = model.loss(x, phase="disc")["loss"]
     assert torch.allclose(in_train, in_eval) == eval_codes  # without the option, dropout changes D's inputs
+
+
+def test_the_generator_phase_gives_the_encoder_the_gradients_of_a_full_backward():
+    """D frozen in the gen phase: the encoder's gradients are bit for bit those with D's computed too."""
+    torch.manual_seed(0)
+    model, x = AAE.mlp(input_shape=6, hidden=(16,), latent_dim=2, dropout=0.5, stochastic=True), torch.randn(8, 6)
+    torch.manual_seed(1)
+    generator_loss(model.discriminator(model.sample_code(x))).backward()
+    want = [p.grad.clone() for p in model.encoder.parameters()]
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(1)
+    model.loss(x, phase="gen")["loss"].backward()
+    assert all(torch.equal(p.grad, w) for p, w in zip(model.encoder.parameters(), want))
+    assert all(p.requires_grad for p in model.parameters())
