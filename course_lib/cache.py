@@ -37,6 +37,7 @@ from torch import nn
 
 from course_lib.data import cache_root
 from course_lib.profile import Profile, get_device, get_profile, rebalance_threads
+from course_lib.resume import drop_epoch_checkpoints, resumable, save_atomic
 from course_lib.train import History
 
 M = TypeVar("M", bound=nn.Module)
@@ -154,18 +155,6 @@ def checkpoint_path(key: Mapping[str, Any]) -> Path:
     return cache_dir() / f"{short}-{digest}.pt"
 
 
-def save_atomic(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temp file in the same directory, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _valid_history(history: Any) -> bool:
     return isinstance(history, dict) and all(
         isinstance(k, str) and isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)
@@ -242,9 +231,11 @@ def trained(
             torch.manual_seed(seed)
             model = build(**build_args)
     _check_writable(path)
-    history = recipe(model, seed=seed, **recipe_args)
+    with resumable(path, key):  # a killed run resumes at its last epoch checkpoint
+        history = recipe(model, seed=seed, **recipe_args)
     if not _valid_history(history):
         raise TypeError(f"recipe {key['recipe']} must return a history dict[str, list[float]], got {type(history).__name__}")
     model.cpu().eval()
     save_atomic({"key": key, "state_dict": model.state_dict(), "history": history}, path)
+    drop_epoch_checkpoints(path)
     return model, history

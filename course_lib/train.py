@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from course_lib.nets import eval_mode
 from course_lib.profile import dry_run_steps, get_device, progress_bar, rebalance_threads
+from course_lib.resume import Slot, next_slot
 
 History = dict[str, list[float]]
 Data = Tensor | Sequence[Tensor]
@@ -144,8 +145,14 @@ def fit(
         progress: show a ``tqdm`` bar per epoch; ``None``: as ``COURSE_PROGRESS`` says
             (:func:`course_lib.profile.progress_mode`).
         on_epoch_end: called as ``on_epoch_end(epoch, model)`` after each epoch
-            (e.g. to save sample grids); the model is in eval mode during the call.
+            (e.g. to save sample grids); the model is in eval mode during the call. One
+            that keeps state gives it ``state_dict()`` and ``load_state_dict()``, else the
+            run keeps no epoch checkpoints (see below).
         optimizer: ``"adam"``, or ``"sgd"`` (plain SGD without momentum; ``betas`` unused).
+
+    Inside :func:`course_lib.cache.trained` a run saves its state at most every
+    :data:`course_lib.resume.SAVE_EVERY_S` seconds, after an epoch, and a rerun of it
+    (killed or not) continues from there with the same result (:mod:`course_lib.resume`).
 
     In a dry run (``COURSE_DRY_RUN``, :func:`course_lib.profile.dry_run_steps`) each epoch
     stops after that many steps and is logged over the images it saw; every epoch and its
@@ -184,7 +191,13 @@ def fit(
     steps = math.ceil(n / batch_size)
     cap = dry_run_steps()
     history: History = {}
-    for epoch in range(1, epochs + 1):
+    slot = next_slot(epochs=epochs, n=n, batch_size=batch_size, seed=seed, shuffle=shuffle)
+    if on_epoch_end is not None and not hasattr(on_epoch_end, "state_dict"):
+        slot = None  # its state would be lost on resuming
+    first = 1
+    if slot is not None and (state := slot.load()) is not None:
+        first, history = _restore(state, model, optimizers, order_gen, on_epoch_end, device)
+    for epoch in range(first, epochs + 1):
         model.train()
         start = time.perf_counter()
         perm = (torch.randperm(n, generator=order_gen) if shuffle else torch.arange(n)).to(device)
@@ -223,7 +236,39 @@ def fit(
                 history.setdefault(f"val_{key}", []).append(value)
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)
+        if slot is not None and epoch < epochs and slot.due():
+            _save(slot, epoch, history, model, optimizers, order_gen, on_epoch_end, device)
     return history
+
+
+def _save(slot: Slot, epoch: int, history: History, model: nn.Module, optimizers: Mapping[str | None, torch.optim.Optimizer],
+          order_gen: torch.Generator, on_epoch_end: object, device: torch.device) -> None:
+    """Everything the epochs after ``epoch`` depend on, into ``slot``."""
+    slot.save({
+        "epoch": epoch, "history": history, "model": model.state_dict(),
+        "optimizers": {str(p): opt.state_dict() for p, opt in optimizers.items()},
+        "rng": torch.get_rng_state(), "order": order_gen.get_state(),
+        "device_rng": torch.cuda.get_rng_state_all() if device.type == "cuda"
+        else [torch.mps.get_rng_state()] if device.type == "mps" else [],
+        "callback": on_epoch_end.state_dict() if on_epoch_end is not None else None,  # type: ignore[attr-defined]
+    })
+
+
+def _restore(state: dict, model: nn.Module, optimizers: Mapping[str | None, torch.optim.Optimizer],
+             order_gen: torch.Generator, on_epoch_end: object, device: torch.device) -> tuple[int, History]:
+    """Load what :func:`_save` kept; return the epoch to continue with and the history so far."""
+    model.load_state_dict(state["model"])
+    for p, opt in optimizers.items():
+        opt.load_state_dict(state["optimizers"][str(p)])
+    torch.set_rng_state(state["rng"])
+    order_gen.set_state(state["order"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state_all(state["device_rng"])
+    elif device.type == "mps":
+        torch.mps.set_rng_state(state["device_rng"][0])
+    if on_epoch_end is not None:
+        on_epoch_end.load_state_dict(state["callback"])  # type: ignore[attr-defined]
+    return state["epoch"] + 1, state["history"]
 
 
 @torch.no_grad()

@@ -101,11 +101,20 @@ def plain_net(latent_dim: int, hidden: Sequence[int], dropout: float) -> Autoenc
                        mlp_decoder(latent_dim, list(hidden)[::-1], IMAGE, dropout=dropout))
 
 
-def _snapshot_hook(store: list[Tensor], snap: Callable[[nn.Module], Tensor]) -> Callable[[int, nn.Module], None]:
-    def hook(epoch: int, model: nn.Module) -> None:
-        store.append(snap(model).cpu())
+class _SnapshotHook:
+    """``fit``'s ``on_epoch_end``: append ``snap(model)`` to ``store``; its state is ``store`` (a run resumes with it)."""
 
-    return hook
+    def __init__(self, store: list[Tensor], snap: Callable[[nn.Module], Tensor]) -> None:
+        self.store, self.snap = store, snap
+
+    def __call__(self, epoch: int, model: nn.Module) -> None:
+        self.store.append(self.snap(model).cpu())
+
+    def state_dict(self) -> dict[str, list[Tensor]]:
+        return {"store": list(self.store)}
+
+    def load_state_dict(self, state: dict[str, list[Tensor]]) -> None:
+        self.store[:] = state["store"]  # in place: the recipe holds this list
 
 
 def _snapshotter(model: nn.Module, snapshot: str, seed: int) -> Callable[[nn.Module], Tensor]:
@@ -163,7 +172,7 @@ def fit_with_snapshots(
     snap = _snapshotter(model, snapshot, seed)
     store = [snap(model.eval()).cpu()]
     hist = fit(model, x, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-               on_epoch_end=_snapshot_hook(store, snap))
+               on_epoch_end=_SnapshotHook(store, snap))
     stacked = torch.stack(store)
     hist["snapshots"] = stacked.flatten().tolist()
     hist["snapshot_shape"] = list(stacked.shape)

@@ -109,6 +109,36 @@ class BestEpoch:
             raise RuntimeError("no epoch was offered")
         model.load_state_dict(self.state)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The best score and its weights (an epoch checkpoint keeps them)."""
+        return {"score": self.score, "state": self.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`state_dict` gave."""
+        self.score, self.state = state["score"], state["state"]
+
+
+class _EpochScores:
+    """:func:`fit_bae`'s ``on_epoch_end``: W's accuracy and the reconstruction error per split, and the best epoch."""
+
+    def __init__(self, splits: dict[str, tuple[Tensor, Tensor, int]], scores: History, best: BestEpoch) -> None:
+        self.splits, self.scores, self.best = splits, scores, best
+
+    def __call__(self, epoch: int, m: nn.Module) -> None:
+        for split, (xs, ys, noise_seed) in self.splits.items():
+            s = score(m, xs, ys, m.sigma, noise_seed)
+            self.scores[f"{split}_accuracy"].append(s["accuracy"])
+            self.scores[f"{split}_rec"].append(s["rec"])
+        self.best.offer(self.scores["val_accuracy"][-1], m)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"scores": {k: list(v) for k, v in self.scores.items()}, "best": self.best.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k, v in state["scores"].items():
+            self.scores[k][:] = v  # in place: the recipe holds these lists
+        self.best.load_state_dict(state["best"])
+
 
 # ---------------------------------------------------------------- measuring a bottleneck
 
@@ -219,16 +249,8 @@ def fit_bae(
               "test": (*labelled_images(dataset, "test", n_test), TEST_NOISE_SEED)}
     scores: History = {f"{split}_{k}": [] for split in splits for k in ("accuracy", "rec")}
     best = BestEpoch()
-
-    def on_epoch_end(epoch: int, m: nn.Module) -> None:
-        for split, (xs, ys, noise_seed) in splits.items():
-            s = score(m, xs, ys, m.sigma, noise_seed)
-            scores[f"{split}_accuracy"].append(s["accuracy"])
-            scores[f"{split}_rec"].append(s["rec"])
-        best.offer(scores["val_accuracy"][-1], m)
-
     history = fit(model, data, epochs=epochs, batch_size=batch_size, lr=lr, betas=betas, shuffle=shuffle, seed=seed,
-                  progress=False, on_epoch_end=on_epoch_end)
+                  progress=False, on_epoch_end=_EpochScores(splits, scores, best))
     best.restore(model)
     return history | scores
 
