@@ -80,7 +80,7 @@ def in_pool(job: Callable[..., T], jobs: Sequence[tuple], workers: int, deadline
     Spawned, not forked: CUDA needs it. Each worker holds :func:`run_threads` threads, never
     rebalanced. At ``deadline`` the runs not finished are cancelled, their processes
     terminated, and the generator stops (their models are not written: the cache stores a
-    model only when its training ends).
+    model only when its training ends; their epoch checkpoints let a later run continue them).
     """
     ctx = torch.multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=set_threads,
