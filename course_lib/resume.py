@@ -109,3 +109,18 @@ def next_slot(**meta: Any) -> Slot | None:
     checkpoint, key, calls = current
     calls[0] += 1
     return Slot(checkpoint.with_name(f"{checkpoint.stem}.epoch-{calls[0]}.pt"), {"key": key, "call": calls[0], **meta})
+
+
+def in_progress(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The epoch checkpoints in ``folder`` (a cache), oldest first: ``(path, {"epoch", "meta"})`` of each readable one.
+
+    A run listed there continues from that epoch when it is run again with the same arguments.
+    """
+    found = []
+    for path in sorted(folder.glob("*.epoch-*.pt"), key=lambda f: f.stat().st_mtime):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            found.append((path, {"epoch": int(state["epoch"]), "meta": state["meta"]}))
+        except Exception:  # unreadable: the run that finds it starts over, and says so
+            continue
+    return found

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from course_lib import resume
+from course_lib import reproduce, resume
 from course_lib.cache import trained
 from course_lib.models.aae import AAE
 from course_lib.train import fit
@@ -66,7 +66,7 @@ def state(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def test_a_killed_run_resumes_at_its_last_epoch_and_ends_as_an_uninterrupted_run(monkeypatch, tmp_path):
+def test_a_killed_run_resumes_at_its_last_epoch_and_ends_as_an_uninterrupted_run(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "whole"))
     whole, whole_hist = trained(tiny_aae, {}, aae_recipe, {})
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "killed"))
@@ -76,6 +76,12 @@ def test_a_killed_run_resumes_at_its_last_epoch_and_ends_as_an_uninterrupted_run
     kept = list((tmp_path / "killed").glob("*.pt"))
     assert len(kept) == 1 and kept[0].name.endswith(".epoch-1.pt")  # no model in the cache: the run's state only
     assert torch.load(kept[0], weights_only=True)["epoch"] == 2
+    (tmp_path / "killed" / "x.epoch-1.pt").write_bytes(b"torn")  # unreadable: not listed
+    [(path, found)] = resume.in_progress(tmp_path / "killed")
+    assert path == kept[0] and found["epoch"] == 2 and found["meta"]["epochs"] == 5
+    assert reproduce.main(["--list", "--no-cost", "--out", str(tmp_path)]) == 0
+    assert "epoch 2 of 5 done" in capsys.readouterr().out
+    (tmp_path / "killed" / "x.epoch-1.pt").unlink()
     resumed, resumed_hist = trained(tiny_aae, {}, aae_recipe, {})
     assert RECORDS[-1] == [1, 2, 3, 4, 5]  # the callback's own state came back: epochs 1-2 before, 3-5 after
     assert all(torch.equal(a, b) for a, b in zip(state(whole).values(), state(resumed).values()))

@@ -66,6 +66,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 epoch = seconds_per_epoch()
                 print(f"    measured here ({threads} thread(s)): {epoch:.0f} s per training epoch, about "
                       f"{epoch * epochs / 3600:.1f} h for all of it ({what}) in one process, scoring not included")
+        from course_lib.cache import cache_dir
+        from course_lib.resume import in_progress
+
+        running = in_progress(cache_dir())
+        if running:
+            print(f"\ntraining runs with an epoch checkpoint in {cache_dir()} (running now, or stopped: run again "
+                  "with the same arguments, each continues from it):")
+        for path, state in running:
+            key = state["meta"]["key"]
+            threads = f", {key['threads']} thread(s)" if key["threads"] else ""
+            print(f"  {path.name}: {key['recipe']} of {key['build']} ({key['profile']} profile, {key['device']}"
+                  f"{threads}), epoch {state['epoch']} of {state['meta']['epochs']} done\n"
+                  f"    {json.dumps(key['build_args'], sort_keys=True)}")
         missing = [h for h in HEADLINES if h.experiment is None]
         print("\nseed headline numbers without a reference experiment yet:")
         for h in missing:
