@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import MaxNLocator, NullLocator
 from torch import Tensor
 
 from course_lib.viz._common import _finish, _legend_beside
@@ -34,6 +34,7 @@ def loss_curves(
             raise KeyError(f"history {name!r} has no {key!r}; it has {sorted(hist)}")
         ax.plot(range(1, len(hist[key]) + 1), hist[key], marker="o", label=name)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
     ax.set_ylabel(ylabel or key)
     if logy:
         ax.set_yscale("log")
@@ -75,6 +76,7 @@ def history_panels(
         refs = [ax.axhline(value, color="gray", linestyle="--", linewidth=1, label=ref_label)
                 for ref_label, value in (references or {}).get(key, {}).items()]
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
         ax.set_ylabel(label)
         if logy:
             ax.set_yscale("log")

@@ -34,6 +34,7 @@ def test_loss_curves_draw_each_history_against_epoch():
     assert [list(line.get_xdata()) for line in ax.lines] == [[1, 2], [1, 2]]
     assert [list(line.get_ydata()) for line in ax.lines] == [[3.0, 2.0], [4.0, 1.0]]
     assert _legend(ax) == ["a", "b"]
+    assert all(t == int(t) for t in ax.get_xticks())  # whole epochs only
     assert loss_curves({"a": {"rec": [1.0]}}, key="rec", ylabel="error").axes[0].get_ylabel() == "error"
     with pytest.raises(KeyError, match="rec"):
         loss_curves({"a": {"loss": [1.0]}}, key="rec")
@@ -48,6 +49,7 @@ def test_history_panels_one_panel_per_key_with_references():
     assert _legend(fig.axes[0]) == ["threshold"]  # the reference's own legend, on its panel
     assert list(fig.axes[1].lines[1].get_ydata()) == [1.0, 1.0, 1.0]
     assert _legend(fig.axes[1]) == ["a", "b"]  # the histories, beside the last panel
+    assert all(t == int(t) for ax in fig.axes for t in ax.get_xticks())  # whole epochs only
     linear = history_panels(hists, {"d": "distance"}, logy=False)
     assert linear.axes[0].get_yscale() == "linear" and linear.axes[0].lines[0].get_ydata()[2] == 0.0
     with pytest.raises(KeyError, match="f"):
