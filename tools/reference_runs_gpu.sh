@@ -69,6 +69,8 @@ python3 - "$COURSE_CACHE" "$OUT/histories.json" <<'EOF'
 import json, pathlib, sys, torch
 out = {}
 for p in sorted(pathlib.Path(sys.argv[1]).glob("*.pt")):
+    if ".epoch-" in p.name:  # a run cut at the deadline: its epoch checkpoint, not a model
+        continue
     ck = torch.load(p, map_location="cpu", weights_only=True)
     out[p.name] = {"key": ck["key"], "history": ck["history"]}
 pathlib.Path(sys.argv[2]).write_text(json.dumps(out))
