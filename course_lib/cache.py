@@ -231,7 +231,9 @@ def trained(
             torch.manual_seed(seed)
             model = build(**build_args)
     _check_writable(path)
-    with resumable(path, key):  # a killed run resumes at its last epoch checkpoint
+    # A lookup may run inside the caller's torch.no_grad() (a figure applying the models it
+    # fetches); when it misses, the training it turns into needs gradients all the same.
+    with resumable(path, key), torch.enable_grad():  # a killed run resumes at its last epoch checkpoint
         history = recipe(model, seed=seed, **recipe_args)
     if not _valid_history(history):
         raise TypeError(f"recipe {key['recipe']} must return a history dict[str, list[float]], got {type(history).__name__}")

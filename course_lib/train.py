@@ -73,6 +73,9 @@ def _check_loss_output(out: object, phase: str | None) -> None:
     if not isinstance(loss, Tensor) or loss.ndim != 0:
         got = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
         raise ValueError(f"{where}['loss'] must be a scalar tensor (a batch mean), got {got}")
+    if not loss.requires_grad and not torch.is_grad_enabled():
+        raise RuntimeError(f"{where}['loss'] has no gradient: gradients are off here (fit called inside "
+                           "torch.no_grad() or torch.inference_mode()); call fit outside that block")
     if not loss.requires_grad:
         raise ValueError(f"{where}['loss'] does not depend on any trainable parameter")
 

@@ -89,6 +89,20 @@ def test_another_recipe_or_thread_count_retrains(fresh_cache):
     assert CALLS["n"] == 3
 
 
+def test_a_miss_inside_no_grad_trains_as_outside(fresh_cache):
+    """A lookup inside ``torch.no_grad()`` that misses (say, the fair thread share changed since
+    the model was trained) trains with gradients on, to the same weights as a lookup outside."""
+    with torch.no_grad():
+        inside, _ = trained(toy_ae, {}, toy_recipe, {})
+    for file in fresh_cache.glob("*.pt"):
+        file.unlink()
+    outside, _ = trained(toy_ae, {}, toy_recipe, {})
+    assert CALLS["n"] == 2
+    assert torch.equal(params(inside), params(outside))
+    torch.manual_seed(0)  # trained builds after seeding with its seed (0)
+    assert not torch.equal(params(outside), params(toy_ae()))  # it trained: the weights moved from the start
+
+
 def test_defaults_count_as_arguments(fresh_cache):
     trained(toy_ae, {}, toy_recipe, {})
     trained(toy_ae, {"activation": nn.ReLU}, toy_recipe, {"epochs": 2})  # the same, spelled out

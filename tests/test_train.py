@@ -177,6 +177,14 @@ def test_fit_refuses_bce_on_0_255_pixels_and_malformed_losses():
         evaluate(bce, torch.zeros(0, 4))
 
 
+def test_fit_inside_no_grad_says_gradients_are_off():
+    """Not "does not depend on any trainable parameter": the model is fine, the caller's block is not."""
+    model = Autoencoder.mlp(input_shape=4, hidden=[8], latent_dim=2)
+    for block in (torch.no_grad, torch.inference_mode):
+        with block(), pytest.raises(RuntimeError, match=r"gradients are off.*torch\.no_grad\(\)"):
+            fit(model, torch.rand(8, 4), epochs=1, progress=False)
+
+
 def test_betas_reach_adam_and_shuffle_false_keeps_the_stored_order():
     """betas=(0.5, 0.999) and a fixed batch order, as the benign-autoencoder paper's loop has them."""
 
