@@ -91,6 +91,20 @@ def test_a_reduced_aae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
         reproduce.aae_parzen(["with batch norm"])
 
 
+def test_the_ledger_names_the_commit_a_run_started_at_not_the_one_checked_out_when_it_ends(monkeypatch, tmp_path):
+    """A paper-scale run takes hours; commits made meanwhile are not the code it ran."""
+    head = {"sha": "started-here"}
+    monkeypatch.setattr(reproduce.ledger, "_commit", lambda: head["sha"])
+
+    def run_that_outlives_a_commit(variants, **kwargs):
+        head["sha"] = "committed-meanwhile"
+        return {}
+
+    monkeypatch.setattr(reproduce.experiments, "aae_parzen", run_that_outlives_a_commit)
+    assert reproduce.main(["aae_parzen", "--variants", "no dropout", "--epochs", "1", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "aae_parzen.json").read_text())["provenance"]["commit"] == "started-here"
+
+
 @pytest.mark.slow
 def test_aae_variants_train_in_worker_processes_and_a_deadline_leaves_the_unfinished_out(monkeypatch, fresh_cache,
                                                                                           tmp_path):

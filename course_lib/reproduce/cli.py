@@ -12,7 +12,7 @@ from pathlib import Path
 
 from course_lib.reproduce import costs, experiments
 from course_lib.reproduce.catalog import AAE_EPOCHS, BAE_SIZES, EXPERIMENTS, HEADLINES
-from course_lib.reproduce.ledger import LEDGER_DIR, adopt, provenance, read_ledger, write_ledger
+from course_lib.reproduce.ledger import LEDGER_DIR, adopt, provenance, read_ledger, source_commit, write_ledger
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if previous is not None and previous["paper_scale"] and not paper_scale:
         parser.error(f"{args.out} holds a paper-scale {args.experiment} entry, which a reduced run would replace: "
                      "give a reduced run its own --out folder")
-    started = time.time()
+    started, commit = time.time(), source_commit()  # the code that runs is the code checked out now
     threads = experiments.run_threads(args.workers)  # what each process trains with, kept in the provenance
     command = [sys.executable, "-m", "course_lib.reproduce", *(argv if argv is not None else sys.argv[1:])]
     if args.experiment == "bae_mnist":
@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                          deadline=started + args.budget)
         results["not_run"] = sorted(set(SEED_VARIANTS) - set(results))  # not asked for, or not finished in time
     record = {"experiment": args.experiment, "published": EXPERIMENTS[args.experiment].published,
-              "paper_scale": paper_scale, "results": results, "provenance": provenance(started, command, threads)}
+              "paper_scale": paper_scale, "results": results, "provenance": provenance(started, command, threads, commit)}
     return _write(adopt(record, previous), args.out)
 
 

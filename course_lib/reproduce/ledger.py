@@ -29,14 +29,22 @@ def _commit() -> str:
         return "unknown"
 
 
-def provenance(started: float, command: Sequence[str], threads: int) -> dict:
+def source_commit() -> str:
+    """The commit of the code running now: ``COURSE_COMMIT`` (a copied tree has no ``.git``), else git's
+    HEAD, with ``+dirty`` when tracked files differ from it. Read it when a run starts: by its end
+    HEAD may have moved on."""
+    return os.environ.get("COURSE_COMMIT") or _commit()
+
+
+def provenance(started: float, command: Sequence[str], threads: int, commit: str) -> dict:
     """Where and how a reference run ran: commit, command, device, versions, threads, wall time, date.
 
-    ``threads`` is the CPU thread count each of the run's processes trained with.
+    ``threads`` is the CPU thread count each of the run's processes trained with; ``commit`` is
+    :func:`source_commit` read when the run started.
     """
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or 'cpu'})"
     return {
-        "commit": os.environ.get("COURSE_COMMIT") or _commit(),
+        "commit": commit,
         "command": " ".join(command),
         "profile": "full",
         "device": device,
