@@ -12,7 +12,14 @@ from pathlib import Path
 
 from course_lib.reproduce import costs, experiments
 from course_lib.reproduce.catalog import AAE_EPOCHS, BAE_SIZES, EXPERIMENTS, HEADLINES
-from course_lib.reproduce.ledger import LEDGER_DIR, adopt, provenance, read_ledger, source_commit, write_ledger
+from course_lib.reproduce.ledger import (
+    LEDGER_DIR,
+    adopt,
+    provenance,
+    read_ledger,
+    source_commit,
+    write_ledger,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

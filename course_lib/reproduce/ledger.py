@@ -30,9 +30,11 @@ def _commit() -> str:
 
 
 def source_commit() -> str:
-    """The commit of the code running now: ``COURSE_COMMIT`` (a copied tree has no ``.git``), else git's
-    HEAD, with ``+dirty`` when tracked files differ from it. Read it when a run starts: by its end
-    HEAD may have moved on."""
+    """The commit of the code running now, to be read when a run starts (by its end HEAD may have moved on).
+
+    ``COURSE_COMMIT`` where set (a copied tree has no ``.git``), else git's HEAD, with ``+dirty``
+    when tracked files differ from it.
+    """
     return os.environ.get("COURSE_COMMIT") or _commit()
 
 
