@@ -22,6 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_lib.profile import usable_cores
 from tests.runs_ahead import RunsAhead, module_params
 from tools.execute_notebook import execute
 
@@ -60,12 +61,15 @@ def test_chapter_executes_under_the_builds_executor(path, monkeypatch):
 def dry_runs(request, session_cache) -> dict[Path, Future]:
     """Every collected dry run, started up front, :data:`DRY_RUN_PARALLEL` at a time.
 
-    Each runs ``tools/execute_notebook.py`` in a process of its own; the kernels share the
-    cores through :func:`course_lib.profile.set_threads`'s fair share. The later chapters
-    (the largest models) start first.
+    Each runs ``tools/execute_notebook.py`` in a process of its own, at a fixed share of the
+    cores (``COURSE_THREADS``, as `make book` pins its kernels), unless the caller set one. A fair
+    share would change when the other kernel ends, and the model cache keys a CPU model by its
+    thread count: a model trained before that would miss the cache after it and train again.
+    The later chapters (the largest models) start first.
     """
     env = {**os.environ, "COURSE_PROFILE": "full", "COURSE_PROGRESS": "log", "COURSE_CACHE": str(session_cache),
-           "COURSE_DRY_RUN": os.environ.get("COURSE_DRY_RUN") or str(DRY_RUN_STEPS)}
+           "COURSE_DRY_RUN": os.environ.get("COURSE_DRY_RUN") or str(DRY_RUN_STEPS),
+           "COURSE_THREADS": os.environ.get("COURSE_THREADS") or str(max(1, usable_cores() // DRY_RUN_PARALLEL))}
     env.pop("COURSE_DEVICE", None)  # the tests' CPU pin (conftest) lifted: CUDA where there is one
     runs = RunsAhead(DRY_RUN_PARALLEL)
     paths = sorted((params["path"] for params in module_params(request, DRY_RUN_TEST)), reverse=True)
