@@ -43,10 +43,14 @@ def _as_images(x: Tensor) -> Tensor:
 def _legend_beside(ax: plt.Axes, handles: list | None = None) -> None:
     """A small legend to the right of ``ax``, outside it, where it hides no curve or threshold.
 
-    ``handles``: the artists to list (default: every labelled one).
+    The figure widens by the legend's width, so the axes keep theirs (the layout would otherwise
+    shrink them to make room). ``handles``: the artists to list (default: every labelled one).
     """
     kwargs = {} if handles is None else {"handles": handles}
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, **kwargs)
+    legend = ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, **kwargs)
+    fig = ax.figure
+    width = legend.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi
+    fig.set_size_inches(fig.get_figwidth() + width + 0.15, fig.get_figheight())
 
 
 def _finish(

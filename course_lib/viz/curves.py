@@ -127,13 +127,7 @@ def sweep_curves(
         ax.set_yscale("log")
     ax.set_xticks(list(x), [f"{v:g}" for v in x])
     ax.xaxis.set_minor_locator(NullLocator())  # the settings are the ticks; a log y axis keeps its minor labels
-    ax.set(xlabel=xlabel, ylabel=ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, xlabel, ylabel, title, legend_beside=True)  # inside, it hid the lines' ends
 
 
 def sweep_panels(
@@ -283,7 +277,7 @@ def value_histograms(
         ax.hist(a, bins=edges, alpha=0.6, label=f"{label} (median {np.median(a):.2f})")
     if reference is not None:
         ax.axvline(reference, color="black", linestyle="--", linewidth=1, label=reference_label or None)
-    return _finish(fig, ax, xlabel, "count", title)
+    return _finish(fig, ax, xlabel, "count", title, legend_beside=True)  # inside, it hid a histogram's peak
 
 
 def parzen_sigma_curves(

@@ -27,6 +27,12 @@ def _legend(ax):
     return [t.get_text() for t in ax.get_legend().get_texts()]
 
 
+def _legend_is_beside(ax) -> bool:
+    """Whether the legend, drawn, lies right of the axes: it cannot hide anything plotted in them."""
+    ax.figure.canvas.draw()
+    return ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1
+
+
 def test_loss_curves_draw_each_history_against_epoch():
     fig = loss_curves({"a": {"loss": [3.0, 2.0]}, "b": {"loss": [4.0, 1.0]}}, logy=True)
     ax = fig.axes[0]
@@ -48,7 +54,7 @@ def test_history_panels_one_panel_per_key_with_references():
     assert fig.axes[0].lines[-1].get_ydata()[0] == 1e-3  # the reference line
     assert _legend(fig.axes[0]) == ["threshold"]  # the reference's own legend, on its panel
     assert list(fig.axes[1].lines[1].get_ydata()) == [1.0, 1.0, 1.0]
-    assert _legend(fig.axes[1]) == ["a", "b"]  # the histories, beside the last panel
+    assert _legend(fig.axes[1]) == ["a", "b"] and _legend_is_beside(fig.axes[1])  # the histories, beside the last panel
     assert all(t == int(t) for ax in fig.axes for t in ax.get_xticks())  # whole epochs only
     linear = history_panels(hists, {"d": "distance"}, logy=False)
     assert linear.axes[0].get_yscale() == "linear" and linear.axes[0].lines[0].get_ydata()[2] == 0.0
@@ -64,7 +70,7 @@ def test_sweep_curves_one_line_per_method_with_a_tick_per_setting():
     assert ax.get_xlabel() == "latent size" and len(ax.get_lines()) == 2
     assert list(ax.get_lines()[1].get_ydata()) == [4.0, 3.0, 1.0]
     assert ax.get_xscale() == "log" and list(ax.get_xticks()) == [2, 8, 32]
-    assert _legend(ax) == ["AE", "PCA"] and ax.get_title() == "t"
+    assert _legend(ax) == ["AE", "PCA"] and ax.get_title() == "t" and _legend_is_beside(ax)
     with pytest.raises(ValueError, match="2 settings"):
         sweep_curves([1, 2], {"AE": [1.0]}, "x", "y")
     logy = sweep_curves([2, 8], {"FD": [30.0, 90.0]}, "x", "FD", logy=True).axes[0]
@@ -113,6 +119,14 @@ def test_band_curves_draw_medians_of_runs():
         band_curves([0, 1], {"d": v}, "step", "distance")
 
 
+def test_a_legend_beside_widens_the_figure_instead_of_narrowing_the_axes():
+    short = sweep_curves([1, 2], {"a": [1.0, 2.0]}, "x", "y").axes[0]
+    long = sweep_curves([1, 2], {"a label as long as chapter 4's longest, and then some": [1.0, 2.0]}, "x", "y").axes[0]
+    short_w, long_w = (ax.get_window_extent().width for ax in (short, long))
+    assert long_w == pytest.approx(short_w, rel=0.05)
+    assert long.figure.get_figwidth() > short.figure.get_figwidth() + 2  # the long legend's width went to the figure
+
+
 def test_value_histograms_share_bins_and_count_every_value():
     values = {"a": torch.rand(100), "b": torch.rand(40) + 1}
     ax = value_histograms(values, "ratio", reference=1.0, reference_label="threshold").axes[0]
@@ -123,6 +137,7 @@ def test_value_histograms_share_bins_and_count_every_value():
     assert len(widths) == 1  # one set of bins for both
     legend = _legend(ax)
     assert legend[0] == f"a (median {np.median(values['a'].numpy()):.2f})" and legend[2] == "threshold"
+    assert _legend_is_beside(ax)
     with pytest.raises(ValueError, match="empty"):
         value_histograms({}, "x")
 
