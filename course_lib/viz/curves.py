@@ -380,12 +380,15 @@ def rate_distortion(
     for b, r, d in zip(betas, rate, dist):
         ax.annotate(f"β={b:g}", (r, d), xytext=(6, 4), textcoords="offset points", fontsize=9)
     elbo = rate + dist
-    r_grid = np.linspace(0, rate.max() * 1.15, 50)
+    x_hi = rate.max() * 1.2
+    y_lo = min(dist.min() * 0.9, elbo.min() - x_hi - 0.02 * (dist.max() - dist.min()))  # every line meets the right edge
+    r_grid = np.linspace(0, x_hi, 50)
     for level in np.linspace(elbo.min(), elbo.max(), 4):
         ax.plot(r_grid, level - r_grid, color="gray", linestyle="--", linewidth=0.8)
-        ax.annotate(f"D+R={level:.0f}", (r_grid[-1], level - r_grid[-1]), fontsize=7, color="gray",
-                    ha="right", va="bottom")
-    ax.set(xlim=(0, rate.max() * 1.2), ylim=(dist.min() * 0.9, dist.max() * 1.08))
+        # labelled beside the right edge, outside the axes: not on its own line, nor on a beta label
+        ax.annotate(f"D+R={level:.0f}", (x_hi, level - x_hi), xytext=(3, 0), textcoords="offset points",
+                    fontsize=7, color="gray", ha="left", va="center", annotation_clip=False)
+    ax.set(xlim=(0, x_hi), ylim=(y_lo, dist.max() * 1.08))
     ax.set_xlabel("rate R = KL(q(z|x) || p(z))  [nats]")
     ax.set_ylabel("distortion D = -E_q log p(x|z)  [nats]")
     ax.set_title(title or "rate-distortion trade-off of the beta-VAE")

@@ -177,5 +177,11 @@ def test_rate_distortion_orders_by_beta_and_draws_elbo_lines():
     assert list(ax.lines[0].get_xdata()) == [30.0, 24.0, 0.01] and list(ax.lines[0].get_ydata()) == [70.0, 78.0, 206.0]
     elbo = ax.lines[1]  # first dashed line: D + R at the smallest negative ELBO (100)
     assert np.allclose(elbo.get_xdata() + elbo.get_ydata(), 100.0)
+    x_hi, (y_lo, y_hi) = ax.get_xlim()[1], ax.get_ylim()
+    levels = [t for t in ax.texts if t.get_text().startswith("D+R")]
+    assert len(levels) == 4  # each beside the right edge, where its line leaves the axes, inside the y range
+    assert all(t.xy[0] == x_hi and y_lo < t.xy[1] < y_hi and t.get_ha() == "left" for t in levels)
+    steep = rate_distortion({1.0: (30.0, 50.0), 784.0: (0.0, 200.0)}).axes[0]  # the lowest line would leave at the bottom
+    assert min(t.xy[1] for t in steep.texts if t.get_text().startswith("D+R")) > steep.get_ylim()[0]
     with pytest.raises(ValueError, match="empty"):
         rate_distortion({})
