@@ -28,7 +28,8 @@ def _quiver(ax):
 def test_vector_fields_draw_the_given_arrows_on_one_scale():
     grid = _grid()
     u = torch.randn(25, 2)
-    fig = vector_fields(grid, {"u": u, "2u": 2 * u}, density_on_grid=density_grid(_density, -1.0, 1.0, 150))
+    fig = vector_fields(grid, {"u": u, "2u": 2 * u}, density_on_grid=density_grid(_density, -1.0, 1.0, 150),
+                        max_length=np.inf)  # none cut: one quiver per panel, every arrow as given
     assert [ax.get_title() for ax in fig.axes] == ["u", "2u"] and fig.axes[0].get_xlabel() == "x1"
     q1, q2 = (_quiver(ax) for ax in fig.axes)
     assert q1.scale == q2.scale  # one scale, so the doubled field looks twice as long
@@ -43,8 +44,24 @@ def test_vector_fields_draw_the_given_arrows_on_one_scale():
         vector_fields(grid, {})
 
 
+def test_vector_fields_cut_the_arrows_longer_than_max_length_spacings_and_draw_them_red():
+    grid = _grid()  # spacing 0.5
+    u = torch.ones(25, 2) * 0.1
+    u[7] = torch.tensor([-3.0, 4.0])  # 50 times the others' length, pointing up and to the left
+    fig = vector_fields(grid, {"u": u}, scale=1.0, max_length=2.0)
+    black, red = (c for c in fig.axes[0].collections if hasattr(c, "U"))
+    assert black.get_facecolor()[0][0] == 0 and red.get_facecolor()[0][0] > 0.8  # black, then red
+    np.testing.assert_allclose(black.U, 0.1) and np.testing.assert_allclose(red.XY, grid[7:8].numpy())
+    np.testing.assert_allclose([red.U[0], red.V[0]], [-0.6, 0.8], rtol=1e-6)  # 2 spacings = 1.0 long, same direction
+    assert "red: longer, cut to 2 grid spacings" in fig._suptitle.get_text()
+    uncut = vector_fields(grid, {"u": u}, scale=1.0, max_length=np.inf)
+    assert "red" not in uncut._suptitle.get_text() and len(uncut.axes[0].collections) == 1
+    with pytest.raises(ValueError, match="max_length"):
+        vector_fields(grid, {"u": u}, max_length=0)
+
+
 def test_vector_fields_shade_the_given_density_in_every_panel_and_evaluate_nothing():
-    grid, u = _grid(), torch.randn(25, 2)
+    grid, u = _grid(), torch.nn.functional.normalize(torch.randn(25, 2), dim=1)  # one length: no arrow is cut
     ticks, values = density_grid(_density, -1.0, 1.0, 150)
     fig = vector_fields(grid, {"u": u, "-u": -u}, density_on_grid=(ticks, values), title="t")
     shaded = [ax.collections[0] for ax in fig.axes]
@@ -71,6 +88,9 @@ def test_paths_2d_draw_every_path_from_start_to_end():
     lo, hi = chain.min().item() - 0.1, chain.max().item() + 0.1
     assert ax.get_xlim() == pytest.approx((lo, hi)) and ax.get_ylim() == pytest.approx((lo, hi))
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["start", "after 3 steps"]
+    assert min(c.get_zorder() for c in ax.collections) > max(line.get_zorder() for line in ax.lines)  # markers on top
+    fig.canvas.draw()
+    assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1  # beside the axes, hiding no path
     with pytest.raises(ValueError, match=r"\[T \+ 1, B, 2\]"):
         paths_2d(torch.randn(4, 6))
 
