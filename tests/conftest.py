@@ -1,3 +1,5 @@
+import os
+
 import matplotlib
 import pytest
 import torch
@@ -26,6 +28,18 @@ def _isolated(monkeypatch, session_cache):
     monkeypatch.setenv("COURSE_CACHE", str(session_cache))
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _profile_restored():
+    """``COURSE_PROFILE`` as it was before the test: the reference-run CLI sets ``full`` for its
+    process (and its workers), which would otherwise change the profile of every later test."""
+    before = os.environ.get("COURSE_PROFILE")
+    yield
+    if before is None:
+        os.environ.pop("COURSE_PROFILE", None)
+    else:
+        os.environ["COURSE_PROFILE"] = before
 
 
 @pytest.fixture
