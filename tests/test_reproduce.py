@@ -84,6 +84,7 @@ def test_a_reduced_aae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
     assert entry["published"] == reproduce.AAE_PUBLISHED and entry["provenance"]["commit"] == "abc123"
     results = entry["results"]
     assert results["not_run"] == ["LeakyReLU, no dropout", "as written"]
+    assert "paired" not in results  # one variant: no comparison of the seed's to make
     r = results["no dropout"]
     assert r["epochs"] == 1 and r["n_train"] == 200 and r["n_test"] == 50 and len(r["loss_rec_per_epoch"]) == 1
     assert r["sigma"] in reproduce.AAE_SIGMAS and len(r["val_curve"]) == 20 and r["se"] > 0
@@ -133,6 +134,11 @@ def test_aae_variants_train_in_worker_processes_and_a_deadline_leaves_the_unfini
     assert one["no dropout"]["train_seconds"] == results["no dropout"]["train_seconds"]
     assert one["no dropout"]["weights_sha256"] == results["no dropout"]["weights_sha256"]
     assert results["no dropout"]["weights_sha256"] != results["LeakyReLU, no dropout"]["weights_sha256"]
+    paired = results["paired"]["LeakyReLU vs ReLU, no dropout"]  # the seed's one comparison among these two
+    assert set(results["paired"]) == {"LeakyReLU vs ReLU, no dropout"}
+    assert (paired["a"], paired["b"]) == ("LeakyReLU, no dropout", "no dropout") and paired["se"] > 0
+    difference = results["LeakyReLU, no dropout"]["mean"] - results["no dropout"]["mean"]
+    assert paired["mean"] == pytest.approx(difference, abs=0.011)  # same digits: the mean of a - b is a's minus b's
     assert len(list(fresh_cache.glob("*.pt"))) == 2
 
 
@@ -162,6 +168,21 @@ def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(mon
     assert 50 < r["nll"] < 600 and r["se"] > 0
     assert "--stages 2" in entry["provenance"]["command"] and entry["provenance"]["profile"] == "full"
     assert [h.experiment for h in reproduce.HEADLINES if "Burda" in h.source] == ["vae_iwae"]
+
+
+def test_paired_differences_are_the_seeds_comparisons_digit_by_digit():
+    a, b, c = torch.tensor([1.0, 5.0, 9.0, 3.0]), torch.tensor([0.0, 4.5, 8.0, 3.5]), torch.tensor([2.0, 2.0, 2.0, 2.0])
+    out = reproduce.paired_differences({"as written": a, "no dropout": b, "LeakyReLU, no dropout": c})
+    # a - b = [1, 0.5, 1, -0.5]: mean 0.5, sample standard deviation sqrt(0.5), standard error sqrt(0.5) / 2
+    assert out["dropout vs none"] == {"a": "as written", "b": "no dropout", "mean": 0.5,
+                                      "se": round(0.5**0.5 / 2, 2)}
+    assert out["LeakyReLU vs ReLU, no dropout"]["mean"] == pytest.approx((c - b).mean().item(), abs=0.005)
+    # Pairing leaves out what the digits share: far below the unpaired standard error of a's mean minus b's.
+    unpaired = ((a.var() + b.var()) / len(a)) ** 0.5
+    assert out["dropout vs none"]["se"] < unpaired.item() / 5
+    assert reproduce.paired_differences({"as written": a}) == {}
+    with pytest.raises(ValueError, match="per_digit"):
+        reproduce.paired_differences({"as written": a, "no dropout": b[:3]})
 
 
 def _record(name="aae_parzen"):

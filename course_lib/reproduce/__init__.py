@@ -23,6 +23,7 @@ JSON entries), :mod:`~course_lib.reproduce.experiments` (the runs), :mod:`~cours
 """
 
 from course_lib.reproduce.catalog import (
+    AAE_COMPARISONS,
     AAE_EPOCHS,
     AAE_PUBLISHED,
     AAE_SIGMAS,
@@ -37,7 +38,14 @@ from course_lib.reproduce.catalog import (
 )
 from course_lib.reproduce.cli import main
 from course_lib.reproduce.costs import aae_epoch_seconds, bae_epoch_seconds, vae_epoch_seconds
-from course_lib.reproduce.experiments import aae_parzen, bae_mnist, run_order, run_threads, vae_iwae
+from course_lib.reproduce.experiments import (
+    aae_parzen,
+    bae_mnist,
+    paired_differences,
+    run_order,
+    run_threads,
+    vae_iwae,
+)
 from course_lib.reproduce.ledger import (
     LEDGER_DIR,
     adopt,
@@ -49,8 +57,9 @@ from course_lib.reproduce.ledger import (
 )
 
 __all__ = [
-    "AAE_EPOCHS", "AAE_PUBLISHED", "AAE_SIGMAS", "BAE_FIRST", "BAE_PUBLISHED", "BAE_SIZES", "EXPERIMENTS",
-    "HEADLINES", "LEDGER_DIR", "VAE_IWAE_PUBLISHED", "Experiment", "Headline", "aae_epoch_seconds", "adopt", "aae_parzen",
-    "bae_epoch_seconds", "bae_mnist", "check_ledger", "main", "model_digests", "provenance", "read_ledger",
-    "run_order", "run_threads", "vae_epoch_seconds", "vae_iwae", "write_ledger",
+    "AAE_COMPARISONS", "AAE_EPOCHS", "AAE_PUBLISHED", "AAE_SIGMAS", "BAE_FIRST", "BAE_PUBLISHED", "BAE_SIZES",
+    "EXPERIMENTS", "HEADLINES", "LEDGER_DIR", "VAE_IWAE_PUBLISHED", "Experiment", "Headline",
+    "aae_epoch_seconds", "adopt", "aae_parzen", "bae_epoch_seconds", "bae_mnist", "check_ledger", "main",
+    "model_digests", "paired_differences", "provenance", "read_ledger", "run_order", "run_threads",
+    "vae_epoch_seconds", "vae_iwae", "write_ledger",
 ]

@@ -29,6 +29,9 @@ AAE_PUBLISHED = {
     "points": {"paper": [340, 2], "as written": [345, 1.9432], "LeakyReLU, no dropout": [298, 1.7123],
                "no dropout": [232, 2.0113]},
 }
+AAE_COMPARISONS = {"dropout vs none": ("as written", "no dropout"),
+                   "LeakyReLU vs ReLU, no dropout": ("LeakyReLU, no dropout", "no dropout")}
+"""Seed 003's two comparisons (its table 2.3.3) as ``name: (a, b)``, each measured as a - b on the same test digits."""
 AAE_SIGMAS = tuple(round(10 ** (-1 + 0.7 * i / 19), 6) for i in range(20))
 """The seed's window widths: ``np.logspace(-1, -0.3, 20)`` in its ``eval.py``."""
 AAE_EPOCHS = 200

@@ -12,7 +12,7 @@ from typing import TypeVar
 import torch
 
 from course_lib.profile import env_threads, pinned_threads, set_threads, usable_cores
-from course_lib.reproduce.catalog import AAE_EPOCHS, AAE_SIGMAS, BAE_FIRST
+from course_lib.reproduce.catalog import AAE_COMPARISONS, AAE_EPOCHS, AAE_SIGMAS, BAE_FIRST
 
 T = TypeVar("T")
 
@@ -190,7 +190,8 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
 
     Per variant: 10,000 prior draws decoded, sigma chosen among :data:`AAE_SIGMAS` on the first
     1,000 validation digits, the mean log-likelihood of the 10,000 test digits and its standard
-    error. ``epochs``, ``n_train`` (default: the ``full`` profile's 50,000), ``n_samples``,
+    error. Under ``"paired"``, each of the seed's comparisons (:data:`AAE_COMPARISONS`) whose two
+    variants were both scored (see :func:`paired_differences`). ``epochs``, ``n_train`` (default: the ``full`` profile's 50,000), ``n_samples``,
     ``n_test`` and ``n_valid`` exist to prove the code path at a reduced size; such a run is not
     paper scale and its record says so.
 
@@ -213,7 +214,7 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
             trained_now = dict(in_pool(_aae_run, [(v, epochs, n_train) for v in variants], workers, deadline))
             variants = [v for v in variants if v in trained_now]
         x_valid, x_test = mnist("val", n=n_valid)[0], mnist("test", n=n_test)[0]
-        out = {}
+        out, per_digit = {}, {}
         for v in variants:
             start = time.perf_counter()
             model, hist = trained_seed_aae(v, epochs=epochs, n_train=n_train, profile=p)
@@ -223,7 +224,8 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
                 z = model.prior.sample((n_samples,))
             samples = apply_batched(model.decode, z.to(next(model.parameters()).device)).cpu()
             sigma, curve = select_parzen_sigma(samples, x_valid, AAE_SIGMAS)
-            mean, se = mean_sem(parzen_log_likelihood(samples, x_test, sigma))
+            per_digit[v] = parzen_log_likelihood(samples, x_test, sigma)
+            mean, se = mean_sem(per_digit[v])
             out[v] = {"mean": round(mean, 2), "se": round(se, 2), "sigma": sigma, "val_curve": curve.round(decimals=2).tolist(),
                       "loss_rec_per_epoch": [round(x, 2) for x in hist["loss_rec"]], "epochs": epochs,
                       "n_samples": n_samples, "n_test": n_test, "n_valid": n_valid, "n_train": n_train or p.n_train,
@@ -231,7 +233,33 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
                       "seconds": round(time.perf_counter() - start, 1), "train_or_load_seconds": round(trained_s, 1)}
             print(f"aae_parzen: {time.strftime('%H:%M:%S')} {v}: {mean:.1f} +- {se:.2f} nats (sigma {sigma:.3f})",
                   flush=True)
-        return out
+        paired = paired_differences(per_digit)
+        return {**out, "paired": paired} if paired else out
+
+
+def paired_differences(per_digit: dict[str, torch.Tensor]) -> dict[str, dict]:
+    """Each of :data:`AAE_COMPARISONS` whose two variants are in ``per_digit``, measured on the same test digits.
+
+    Args:
+        per_digit: variant name -> its log-likelihood of each test digit ``[N]``, the same digits
+            in the same order for every variant.
+
+    Returns:
+        ``name -> {"a", "b", "mean", "se"}``: the mean of ``a``'s minus ``b``'s log-likelihood per
+        digit and its standard error, which leaves out the variation between digits that the two
+        models share (each model's own standard error includes it).
+    """
+    from course_lib.metrics import mean_sem
+
+    sizes = {v: tuple(ll.shape) for v, ll in per_digit.items()}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"per_digit must hold one value per test digit, the same digits for every variant; got {sizes}")
+    out = {}
+    for name, (a, b) in AAE_COMPARISONS.items():
+        if a in per_digit and b in per_digit:
+            mean, se = mean_sem(per_digit[a] - per_digit[b])
+            out[name] = {"a": a, "b": b, "mean": round(mean, 2), "se": round(se, 2)}
+    return out
 
 
 # ---------------------------------------------------------------- vae_iwae
