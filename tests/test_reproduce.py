@@ -2,6 +2,7 @@
 
 import functools
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -183,6 +184,18 @@ def test_paired_differences_are_the_seeds_comparisons_digit_by_digit():
     assert reproduce.paired_differences({"as written": a}) == {}
     with pytest.raises(ValueError, match="per_digit"):
         reproduce.paired_differences({"as written": a, "no dropout": b[:3]})
+
+
+def test_provenance_quotes_the_command_for_a_shell_and_names_the_cpu(tmp_path, monkeypatch):
+    command = ["python", "-m", "course_lib.reproduce", "aae_parzen", "--variants", "as written", "no dropout"]
+    prov = reproduce.provenance(0.0, command, threads=2, commit="abc")
+    assert shlex.split(prov["command"]) == command  # "as written" stays one argument
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9654 96-Core Processor\nprocessor\t: 1\n")
+    monkeypatch.setattr(reproduce.ledger, "usable_cores", lambda: 2)
+    assert reproduce.ledger.cpu_name(info) == "AMD EPYC 9654 96-Core Processor (2 cores)"
+    monkeypatch.setattr(reproduce.ledger.platform, "processor", lambda: "")
+    assert reproduce.ledger.cpu_name(tmp_path / "absent") == "cpu (2 cores)"
 
 
 def _record(name="aae_parzen"):

@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import subprocess
 import time
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from course_lib.profile import usable_cores
 from course_lib.reproduce.catalog import EXPERIMENTS
 
 LEDGER_DIR = Path(__file__).resolve().parents[2] / "results" / "reference"
@@ -38,16 +40,31 @@ def source_commit() -> str:
     return os.environ.get("COURSE_COMMIT") or _commit()
 
 
+def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The processor's model name and the number of cores this process may use, e.g. ``"AMD EPYC 9654 (2 cores)"``.
+
+    Reads ``model name`` from ``cpuinfo`` (Linux), else :func:`platform.processor`, else ``"cpu"``.
+    """
+    name = ""
+    try:
+        name = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                     if line.startswith("model name") and ":" in line), "")
+    except OSError:
+        pass
+    return f"{name or platform.processor() or 'cpu'} ({usable_cores()} cores)"
+
+
 def provenance(started: float, command: Sequence[str], threads: int, commit: str) -> dict:
     """Where and how a reference run ran: commit, command, device, versions, threads, wall time, date.
 
     ``threads`` is the CPU thread count each of the run's processes trained with; ``commit`` is
-    :func:`source_commit` read when the run started.
+    :func:`source_commit` read when the run started. ``command`` is quoted for a shell
+    (:func:`shlex.join`), so that a variant named with a space reads back as one argument.
     """
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or 'cpu'})"
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({cpu_name()})"
     return {
         "commit": commit,
-        "command": " ".join(command),
+        "command": shlex.join(command),
         "profile": "full",
         "device": device,
         "torch": torch.__version__,
