@@ -425,6 +425,17 @@ def mean_sem(values: Tensor) -> tuple[float, float]:
     return float(v.mean()), float(v.std() / np.sqrt(len(v)))
 
 
+def total_variance(x: Tensor) -> float:
+    """The total variance of ``N`` samples ``x`` ``[N, ...]``: the trace of their covariance.
+
+    The sum over features (pixels) of each feature's sample variance: how widely a model's
+    samples spread, whatever their mean.
+    """
+    if x.ndim < 2 or len(x) < 2:
+        raise ValueError(f"x must hold at least 2 samples as [N, ...], got shape {tuple(x.shape)}")
+    return float(x.flatten(1).double().var(0).sum())
+
+
 def mcnemar(a_correct: Tensor | np.ndarray, b_correct: Tensor | np.ndarray) -> dict[str, float]:
     """Exact McNemar test of two classifiers scored on the *same* items.
 

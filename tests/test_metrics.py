@@ -667,3 +667,15 @@ def test_neighbour_agreement_is_one_for_the_same_geometry_and_near_chance_for_un
     assert neighbour_agreement(line, other, k=2)[0].item() == 0.5
     with pytest.raises(ValueError, match="same points"):
         neighbour_agreement(a, a[:10])
+
+
+def test_total_variance_is_the_trace_of_the_sample_covariance():
+    from course_lib.metrics import total_variance
+
+    x = torch.tensor([[0.0, 0.0], [2.0, 2.0]])  # each feature: values 0 and 2, sample variance 2
+    assert total_variance(x) == pytest.approx(4.0)
+    images = torch.randn(500, 1, 4, 4, generator=torch.Generator().manual_seed(0)) * 3 + 7  # 16 pixels, variance 9
+    assert total_variance(images) == pytest.approx(float(torch.cov(images.flatten(1).T).trace()))
+    assert total_variance(images) == pytest.approx(16 * 9, rel=0.15)
+    with pytest.raises(ValueError, match="x must hold at least 2 samples"):
+        total_variance(torch.ones(1, 3))
