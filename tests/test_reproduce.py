@@ -194,9 +194,9 @@ def test_provenance_quotes_the_command_for_a_shell_and_names_the_cpu(tmp_path, m
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9654 96-Core Processor\nprocessor\t: 1\n")
     monkeypatch.setattr(reproduce.ledger, "usable_cores", lambda: 2)
-    assert reproduce.ledger.cpu_name(info) == "AMD EPYC 9654 96-Core Processor (2 cores)"
+    assert reproduce.ledger.cpu_name(info) == "AMD EPYC 9654 96-Core Processor, 2 cores"
     monkeypatch.setattr(reproduce.ledger.platform, "processor", lambda: "")
-    assert reproduce.ledger.cpu_name(tmp_path / "absent") == "cpu (2 cores)"
+    assert reproduce.ledger.cpu_name(tmp_path / "absent") == "cpu, 2 cores"
 
 
 def _record(name="aae_parzen"):

@@ -41,7 +41,7 @@ def source_commit() -> str:
 
 
 def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The processor's model name and the number of cores this process may use, e.g. ``"AMD EPYC 9654 (2 cores)"``.
+    """The processor's model name and the number of cores this process may use, e.g. ``"AMD EPYC 9654, 2 cores"``.
 
     Reads ``model name`` from ``cpuinfo`` (Linux), else :func:`platform.processor`, else ``"cpu"``.
     """
@@ -51,7 +51,7 @@ def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
                      if line.startswith("model name") and ":" in line), "")
     except OSError:
         pass
-    return f"{name or platform.processor() or 'cpu'} ({usable_cores()} cores)"
+    return f"{name or platform.processor() or 'cpu'}, {usable_cores()} cores"
 
 
 def provenance(started: float, command: Sequence[str], threads: int, commit: str) -> dict:
