@@ -191,9 +191,10 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
     Per variant: 10,000 prior draws decoded, sigma chosen among :data:`AAE_SIGMAS` on the first
     1,000 validation digits, the mean log-likelihood of the 10,000 test digits and its standard
     error, and the samples' total pixel variance (the seed explains its no-dropout row by their
-    diversity). Under ``"paired"``, each of the seed's comparisons (:data:`AAE_COMPARISONS`) whose two
-    variants were both scored (see :func:`paired_differences`). ``epochs``, ``n_train`` (default: the ``full`` profile's 50,000), ``n_samples``,
-    ``n_test`` and ``n_valid`` exist to prove the code path at a reduced size; such a run is not
+    diversity). Under ``"paired"``: each of the seed's comparisons (:data:`AAE_COMPARISONS`)
+    whose two variants were both scored (see :func:`paired_differences`). ``epochs``,
+    ``n_train`` (default: the ``full`` profile's 50,000), ``n_samples``, ``n_test`` and
+    ``n_valid`` exist to prove the code path at a reduced size; such a run is not
     paper scale and its record says so.
 
     With ``workers > 1`` the variants train at once, one process each, and those not finished
