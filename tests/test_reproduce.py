@@ -299,6 +299,19 @@ def test_a_rerun_from_the_same_cache_is_not_a_replicate():
     assert other["replicates"] == [older, {k: v for k, v in old.items()}]
 
 
+def test_a_replicate_continued_from_the_same_cache_is_superseded_not_kept():
+    cpu = _with_models(_record("bae_mnist"), "aa", "bb")
+    cpu["provenance"] = {**cpu["provenance"], "device": "CPU (x86_64)"}
+    gpu = _with_models(_record("bae_mnist"), "gg")
+    entry = reproduce.adopt(gpu, cpu)
+    assert entry["replicates"] == [cpu]
+    grown = _with_models(_record("bae_mnist"), "aa", "bb", "cc")  # the CPU run's models again, and more sizes
+    grown["provenance"] = {**grown["provenance"], "date": "2026-11-29T03:00:00+00:00"}
+    after = reproduce.adopt(grown, entry)
+    assert after["replicates"] == [gpu]  # the GPU run is independent of it; the CPU run it continued is not
+    reproduce.check_ledger("bae_mnist", after)
+
+
 def test_a_reduced_run_is_refused_before_training_where_the_ledger_holds_a_paper_scale_entry(monkeypatch, tmp_path):
     reproduce.write_ledger("aae_parzen", _record(), tmp_path)
     monkeypatch.setattr(reproduce.experiments, "aae_parzen", lambda *a, **k: pytest.fail("it trained"))

@@ -156,7 +156,9 @@ def adopt(record: dict, previous: dict | None) -> dict:
       (with the replicates it holds), when the two share no model (:func:`model_digests`);
     - a ``record`` that shares models with ``previous`` (a rerun or a resumed run loading them
       from the same cache) replaces it, and ``previous`` is not kept: it is not independent of
-      ``record`` (the replicates it holds are kept);
+      ``record`` (the replicates it holds are kept, except those it shares models with);
+    - likewise a replicate of ``previous`` that shares models with ``record`` (a replicate's run
+      continued, say with more sizes, from the same cache) is dropped: ``record`` supersedes it;
     - a reduced ``previous`` is replaced and not kept (it replicates nothing);
     - a reduced ``record`` cannot replace a paper-scale entry: that would lose a reference run.
     """
@@ -169,8 +171,9 @@ def adopt(record: dict, previous: dict | None) -> dict:
         raise ValueError(f"ledger {name}: the entry to adopt is the one already in the ledger")
     if previous["paper_scale"] and not record["paper_scale"]:
         raise ValueError(f"ledger {name}: a reduced run cannot replace the paper-scale entry (it would be lost)")
-    kept = previous.get("replicates", [])
-    if previous["paper_scale"] and not model_digests(record) & model_digests(previous):
+    models = model_digests(record)
+    kept = [r for r in previous.get("replicates", []) if not models & model_digests(r)]
+    if previous["paper_scale"] and not models & model_digests(previous):
         kept = [*kept, {k: v for k, v in previous.items() if k != "replicates"}]
     if not previous["paper_scale"]:
         kept = []  # a reduced run replicates nothing
