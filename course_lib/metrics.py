@@ -429,11 +429,22 @@ def total_variance(x: Tensor) -> float:
     """The total variance of ``N`` samples ``x`` ``[N, ...]``: the trace of their covariance.
 
     The sum over features (pixels) of each feature's sample variance: how widely a model's
-    samples spread, whatever their mean.
+    samples spread, whatever their mean. It is the mean of :func:`total_variance_terms`.
+    """
+    return float(total_variance_terms(x).mean())
+
+
+def total_variance_terms(x: Tensor) -> Tensor:
+    """Each sample's share of the total variance: ``||x_i - mean||^2 * N / (N - 1)``, ``[N]`` (float64).
+
+    Their mean is :func:`total_variance`, so ``mean_sem(total_variance_terms(x))`` gives it with
+    a standard error for the draw of the ``N`` samples (to first order: it leaves out that the
+    mean is estimated from the same samples, a relative error of order ``1 / N``).
     """
     if x.ndim < 2 or len(x) < 2:
         raise ValueError(f"x must hold at least 2 samples as [N, ...], got shape {tuple(x.shape)}")
-    return float(x.flatten(1).double().var(0).sum())
+    flat = x.flatten(1).double()
+    return (flat - flat.mean(0)).square().sum(1) * (len(flat) / (len(flat) - 1))
 
 
 def mcnemar(a_correct: Tensor | np.ndarray, b_correct: Tensor | np.ndarray) -> dict[str, float]:

@@ -679,3 +679,18 @@ def test_total_variance_is_the_trace_of_the_sample_covariance():
     assert total_variance(images) == pytest.approx(16 * 9, rel=0.15)
     with pytest.raises(ValueError, match="x must hold at least 2 samples"):
         total_variance(torch.ones(1, 3))
+
+
+def test_total_variance_terms_give_its_standard_error_over_draws_of_the_samples():
+    from course_lib.metrics import mean_sem, total_variance, total_variance_terms
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(20_000, 16, generator=g) * 3  # total variance 16 * 9; each term ~ 9 chi2_16, variance 2 * 16 * 81
+    mean, se = mean_sem(total_variance_terms(images))
+    assert mean == pytest.approx(total_variance(images), rel=1e-12)
+    assert se == pytest.approx((81 * 2 * 16 / 20_000) ** 0.5, rel=0.05)
+    draws = [mean_sem(total_variance_terms(torch.randn(500, 16, generator=g) * 3)) for _ in range(400)]
+    spread = torch.tensor([m for m, _ in draws]).std().item()  # how the estimate varies from one draw to the next
+    assert spread == pytest.approx(sum(s for _, s in draws) / len(draws), rel=0.12)
+    with pytest.raises(ValueError, match="x must hold at least 2 samples"):
+        total_variance_terms(torch.ones(1, 3))

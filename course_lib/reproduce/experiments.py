@@ -190,8 +190,8 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
 
     Per variant: 10,000 prior draws decoded, sigma chosen among :data:`AAE_SIGMAS` on the first
     1,000 validation digits, the mean log-likelihood of the 10,000 test digits and its standard
-    error, and the samples' total pixel variance (the seed explains its no-dropout row by their
-    diversity). Under ``"paired"``: each of the seed's comparisons (:data:`AAE_COMPARISONS`)
+    error, and the samples' total pixel variance with its standard error over draws of the
+    samples (the seed explains its no-dropout row by their diversity). Under ``"paired"``: each of the seed's comparisons (:data:`AAE_COMPARISONS`)
     whose two variants were both scored (see :func:`paired_differences`). ``epochs``,
     ``n_train`` (default: the ``full`` profile's 50,000), ``n_samples``, ``n_test`` and
     ``n_valid`` exist to prove the code path at a reduced size; such a run is not
@@ -203,7 +203,7 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
     """
     from course_lib.chapters.ch07_aae import SEED_VARIANTS, trained_seed_aae
     from course_lib.data import mnist
-    from course_lib.metrics import mean_sem, parzen_log_likelihood, select_parzen_sigma, total_variance
+    from course_lib.metrics import mean_sem, parzen_log_likelihood, select_parzen_sigma, total_variance_terms
     from course_lib.profile import get_profile
     from course_lib.train import apply_batched
 
@@ -228,8 +228,9 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
             sigma, curve = select_parzen_sigma(samples, x_valid, AAE_SIGMAS)
             per_digit[v] = parzen_log_likelihood(samples, x_test, sigma)
             mean, se = mean_sem(per_digit[v])
+            spread, spread_se = mean_sem(total_variance_terms(samples))
             out[v] = {"mean": round(mean, 2), "se": round(se, 2), "sigma": sigma, "val_curve": curve.round(decimals=2).tolist(),
-                      "sample_variance": round(total_variance(samples), 2),
+                      "sample_variance": round(spread, 2), "sample_variance_se": round(spread_se, 3),
                       "loss_rec_per_epoch": [round(x, 2) for x in hist["loss_rec"]], "epochs": epochs,
                       "n_samples": n_samples, "n_test": n_test, "n_valid": n_valid, "n_train": n_train or p.n_train,
                       "train_seconds": round(float(sum(hist["time"])), 3), "weights_sha256": state_digest(model),
