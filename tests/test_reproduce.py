@@ -88,6 +88,7 @@ def test_a_reduced_aae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
     assert "paired" not in results  # one variant: no comparison of the seed's to make
     r = results["no dropout"]
     assert r["epochs"] == 1 and r["n_train"] == 200 and r["n_test"] == 50 and len(r["loss_rec_per_epoch"]) == 1
+    assert all(len(r[f"{k}_per_epoch"]) == 1 and 0 < r[f"{k}_per_epoch"][0] < 1 for k in ("p_real", "p_fake"))
     assert r["sigma"] in reproduce.AAE_SIGMAS and len(r["val_curve"]) == 20 and r["se"] > 0
     assert 0 < r["sample_variance"] < 784 / 4  # pixels in [0, 1]: each one's variance is at most 1/4
     assert 0 < r["sample_variance_se"] < r["sample_variance"]  # 60 samples: a spread estimated, not exact

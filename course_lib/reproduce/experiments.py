@@ -190,8 +190,9 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
 
     Per variant: 10,000 prior draws decoded, sigma chosen among :data:`AAE_SIGMAS` on the first
     1,000 validation digits, the mean log-likelihood of the 10,000 test digits and its standard
-    error, and the samples' total pixel variance with its standard error over draws of the
-    samples (the seed explains its no-dropout row by their diversity). Under ``"paired"``: each of the seed's comparisons (:data:`AAE_COMPARISONS`)
+    error, the samples' total pixel variance with its standard error over draws of the
+    samples (the seed explains its no-dropout row by their diversity), and per epoch the
+    reconstruction loss and D's mean outputs on prior draws and on codes (how the game went). Under ``"paired"``: each of the seed's comparisons (:data:`AAE_COMPARISONS`)
     whose two variants were both scored (see :func:`paired_differences`). ``epochs``,
     ``n_train`` (default: the ``full`` profile's 50,000), ``n_samples``, ``n_test`` and
     ``n_valid`` exist to prove the code path at a reduced size; such a run is not
@@ -232,6 +233,7 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
             out[v] = {"mean": round(mean, 2), "se": round(se, 2), "sigma": sigma, "val_curve": curve.round(decimals=2).tolist(),
                       "sample_variance": round(spread, 2), "sample_variance_se": round(spread_se, 3),
                       "loss_rec_per_epoch": [round(x, 2) for x in hist["loss_rec"]], "epochs": epochs,
+                      **{f"{k}_per_epoch": [round(x, 3) for x in hist[k]] for k in ("p_real", "p_fake")},
                       "n_samples": n_samples, "n_test": n_test, "n_valid": n_valid, "n_train": n_train or p.n_train,
                       "train_seconds": round(float(sum(hist["time"])), 3), "weights_sha256": state_digest(model),
                       "seconds": round(time.perf_counter() - start, 1), "train_or_load_seconds": round(trained_s, 1)}
