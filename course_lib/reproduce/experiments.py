@@ -192,8 +192,9 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
     1,000 validation digits, the mean log-likelihood of the 10,000 test digits and its standard
     error, the samples' total pixel variance with its standard error over draws of the
     samples (the seed explains its no-dropout row by their diversity), and per epoch the
-    reconstruction loss and D's mean outputs on prior draws and on codes (how the game went). Under ``"paired"``: each of the seed's comparisons (:data:`AAE_COMPARISONS`)
-    whose two variants were both scored (see :func:`paired_differences`). ``epochs``,
+    reconstruction loss and D's mean outputs on prior draws and on codes (how the game went).
+    Under ``"paired"``: each of the seed's comparisons (:data:`AAE_COMPARISONS`) whose two
+    variants were both scored (see :func:`paired_differences`). ``epochs``,
     ``n_train`` (default: the ``full`` profile's 50,000), ``n_samples``, ``n_test`` and
     ``n_valid`` exist to prove the code path at a reduced size; such a run is not
     paper scale and its record says so.
