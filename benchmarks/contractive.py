@@ -8,8 +8,8 @@ Two encoders, each with its own plain-AE baseline (same nets, no penalty):
 Methods: ``exact`` (closed form / layer structure), ``hutchinson`` (1 probe),
 ``vjp`` (one backward per code unit, batched by ``vmap``), ``jacrev`` (the full
 per-sample Jacobian). Every configuration is trained with ``fit`` for one epoch (the chapter's own timing
-function, :func:`course_lib.chapters.ch04_contractive.step_seconds`), ``--repeats`` times
-in alternation; the minimum time per step of each is divided by the plain AE's minimum
+function, :func:`course_lib.chapters.ch04_contractive.epoch_step_seconds`, wall time), ``--repeats``
+times in alternation; the minimum time per step of each is divided by the plain AE's minimum
 of the same encoder.
 
     python benchmarks/contractive.py [--n 2000] [--repeats 3] [--threads 1]
@@ -21,7 +21,7 @@ import argparse
 
 import torch
 
-from course_lib.chapters.ch04_contractive import ENCODERS, step_seconds
+from course_lib.chapters.ch04_contractive import ENCODERS, epoch_step_seconds
 from course_lib.data import mnist
 from course_lib.profile import set_threads
 
@@ -41,7 +41,7 @@ def main() -> None:
     times: dict[tuple[str, str | None], list[float]] = {c: [] for c in configs}
     for _ in range(args.repeats):  # alternate the configurations, so drifts in machine speed hit all alike
         for encoder, method in configs:
-            times[(encoder, method)].append(step_seconds(encoder, method, x, batch_size=args.batch_size, repeats=1))
+            times[(encoder, method)].append(epoch_step_seconds(encoder, method, x, batch_size=args.batch_size))
     print(f"threads={torch.get_num_threads()} n={args.n} batch={args.batch_size} repeats={args.repeats}")
     print(f"{'encoder':20s} {'method':11s} {'step (min)':>11s} {'/ plain AE':>10s}")
     for encoder, method in configs:

@@ -2,17 +2,17 @@
 
 The chapter's models share Rifai et al.'s one-layer sigmoid encoder ``784 -> H``
 (:func:`sigmoid_model`): a plain AE, a DAE and CAEs for several ``lam``, all trained
-by the same recipe (:func:`trained_model`). :func:`step_seconds` times a training step of
-:func:`course_lib.train.fit`; the chapter and ``benchmarks/contractive.py`` both use it, and
-:func:`penalty_cost_rounds` repeats the chapter's timing to measure its spread. The rest are
-the chapter's scale-free measures of a trained encoder: :func:`per_image_rec`,
-:func:`subspace_share`, :func:`units_for_share` and :func:`total_variation`.
+by the same recipe (:func:`trained_model`). :func:`epoch_step_seconds` times the training steps
+of one epoch of :func:`course_lib.train.fit`; ``benchmarks/contractive.py`` uses it, and so does
+:func:`penalty_cost`, the chapter's cost ratios, which :func:`penalty_cost_rounds` repeats to
+measure their spread. The rest are the chapter's scale-free measures of a trained encoder:
+:func:`per_image_rec`, :func:`subspace_share`, :func:`units_for_share` and :func:`total_variation`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -50,10 +50,15 @@ def penalty_model(encoder: str, method: str | None = None, lam: float = 1.0) -> 
     return Autoencoder(*nets) if method is None else ContractiveAutoencoder(*nets, lam=lam, method=method)
 
 
-def step_seconds(
-    encoder: str, method: str | None, x: Tensor, *, lr: float = 1e-3, batch_size: int = 128, repeats: int = 2
+PLAIN_AGAIN = "plain AE (again)"
+""":func:`penalty_cost`'s noise reference: the plain AE timed a second time in every pass."""
+
+
+def epoch_step_seconds(
+    encoder: str, method: str | None, x: Tensor, *, lr: float = 1e-3, batch_size: int = 128,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> float:
-    """Seconds per training step of ``fit`` on the CPU: the minimum over ``repeats`` fresh models of one epoch over ``x``.
+    """Seconds per training step, by ``clock``, of one fresh model (:func:`penalty_model`) trained by ``fit`` for one epoch over ``x``.
 
     Args:
         encoder: one of :data:`ENCODERS`.
@@ -61,18 +66,13 @@ def step_seconds(
         x: the images of the epoch; ``len(x) / batch_size`` steps.
         lr: Adam's learning rate.
         batch_size: images per step.
-        repeats: fresh models timed; the minimum is the least disturbed.
+        clock: :func:`time.perf_counter` (wall time) or :func:`time.thread_time` (the calling
+            thread's CPU time, which does not count the time other programs held the core).
     """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    steps = -(-len(x) // batch_size)
-    best = float("inf")
-    for _ in range(repeats):
-        model = penalty_model(encoder, method)
-        start = time.perf_counter()
-        fit(model, x, epochs=1, batch_size=batch_size, lr=lr, device="cpu", progress=False)
-        best = min(best, time.perf_counter() - start)
-    return best / steps
+    model = penalty_model(encoder, method)
+    start = clock()
+    fit(model, x, epochs=1, batch_size=batch_size, lr=lr, device="cpu", progress=False)
+    return (clock() - start) / -(-len(x) // batch_size)
 
 
 def penalty_cost(
@@ -80,38 +80,58 @@ def penalty_cost(
     methods: Mapping[str, Sequence[str]],
     *,
     lr: float = 1e-3,
-    repeats: int = 2,
+    repeats: int = 3,
     fewer_steps: Mapping[tuple[str, str], int] | None = None,
     threads: int = 1,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Time per step of each penalty method over the plain AE's, per encoder.
+    """CPU time per step of each penalty method over the plain AE's, per encoder, timed in alternation.
+
+    Per encoder, after one untimed step of every configuration (first calls allocate), each
+    of ``repeats`` passes trains a fresh model of every configuration for one epoch in turn:
+    the plain AE, each method, and the plain AE again (:data:`PLAIN_AGAIN`, the noise
+    reference: its ratio to the first would be exactly 1 on a quiet machine). A slow stretch of
+    the machine thus hits every configuration alike, and a configuration's time is its fastest
+    pass. Time is the calling thread's CPU time (:func:`time.thread_time`): with one intra-op
+    thread every step runs on it, and a step waiting while another program holds the core is
+    not charged for the wait. (The process's CPU time would also count idle threads of an
+    earlier multi-threaded section spinning while they wait for work.)
 
     Args:
         x: the images of one timed epoch.
         methods: ``{encoder: [method, ...]}``.
         lr: Adam's learning rate.
-        repeats: fresh models per configuration.
+        repeats: passes.
         fewer_steps: ``{(encoder, method): n}`` to time only the first ``n * 128`` images of
             a slow configuration.
-        threads: intra-op threads while timing (1: the ratios do not depend on how busy
-            the other cores are); restored afterwards.
+        threads: intra-op threads while timing (1: the timing thread does all the work, so
+            its CPU time is the step's cost); restored afterwards.
 
     Returns:
-        ``(plain, ratio)``: the plain AE's seconds per step per encoder, and
-        ``ratio[encoder][method]``, the method's seconds per step over the plain AE's.
+        ``(plain, ratio)``: the plain AE's CPU seconds per step per encoder, and
+        ``ratio[encoder][name]``, the configuration's CPU seconds per step over the plain AE's
+        (``name``: each method, and :data:`PLAIN_AGAIN`).
     """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
     fewer_steps = fewer_steps or {}
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         plain, ratio = {}, {}
         for encoder, names in methods.items():
-            plain[encoder] = step_seconds(encoder, None, x, lr=lr, repeats=repeats)
-            ratio[encoder] = {}
+            configs: dict[str, tuple[str | None, Tensor]] = {"plain AE": (None, x)}
             for m in names:
                 n = fewer_steps.get((encoder, m))
-                xm, reps = (x[: 128 * n], 1) if n else (x, repeats)
-                ratio[encoder][m] = step_seconds(encoder, m, xm, lr=lr, repeats=reps) / plain[encoder]
+                configs[m] = (m, x[: 128 * n] if n else x)
+            configs[PLAIN_AGAIN] = (None, x)
+            for method, _ in configs.values():
+                epoch_step_seconds(encoder, method, x[:128], lr=lr)
+            best = dict.fromkeys(configs, float("inf"))
+            for _ in range(repeats):
+                for name, (method, xm) in configs.items():
+                    best[name] = min(best[name], epoch_step_seconds(encoder, method, xm, lr=lr, clock=time.thread_time))
+            plain[encoder] = best.pop("plain AE")
+            ratio[encoder] = {name: t / plain[encoder] for name, t in best.items()}
     finally:
         torch.set_num_threads(old)
     return plain, ratio
@@ -123,48 +143,40 @@ def penalty_cost_rounds(
     *,
     rounds: int = 3,
     lr: float = 1e-3,
-    repeats: int = 2,
+    repeats: int = 3,
     fewer_steps: Mapping[tuple[str, str], int] | None = None,
     threads: int = 1,
 ) -> tuple[dict[str, list[float]], dict[str, dict[str, list[float]]]]:
-    """:func:`penalty_cost` repeated ``rounds`` times, with the plain AE timed twice per round.
+    """:func:`penalty_cost` repeated ``rounds`` times, to measure its spread.
 
-    The second plain-AE timing is the noise reference: its ratio to the first,
-    ``ratio[encoder]["plain AE (again)"]``, would be exactly 1 on a quiet machine, and its
-    spread over rounds says how far any ratio of the round can be off.
+    ``ratio[encoder][PLAIN_AGAIN]`` per round says how far any ratio of the round can be off
+    (see :func:`timing_noise`).
 
     Args:
         x: the images of one timed epoch.
         methods: ``{encoder: [method, ...]}``.
         rounds: repetitions of the whole measurement.
         lr: Adam's learning rate.
-        repeats: fresh models per configuration and round (see :func:`penalty_cost`).
+        repeats: passes per round (see :func:`penalty_cost`).
         fewer_steps: as in :func:`penalty_cost`.
         threads: intra-op threads while timing.
 
     Returns:
-        ``(plain, ratio)``: ``plain[encoder]``, the plain AE's seconds per step in each round, and
-        ``ratio[encoder][name]``, the method's time per step over the plain AE's in each round
-        (``name`` also ``"plain AE (again)"``).
+        ``(plain, ratio)``: ``plain[encoder]``, the plain AE's CPU seconds per step in each
+        round, and ``ratio[encoder][name]``, the configuration's over the plain AE's in each
+        round (``name``: each method, and :data:`PLAIN_AGAIN`).
     """
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     plain: dict[str, list[float]] = {e: [] for e in methods}
-    ratio: dict[str, dict[str, list[float]]] = {e: {m: [] for m in [*names, "plain AE (again)"]}
+    ratio: dict[str, dict[str, list[float]]] = {e: {m: [] for m in [*names, PLAIN_AGAIN]}
                                                 for e, names in methods.items()}
-    old = torch.get_num_threads()
     for _ in range(rounds):
         p, r = penalty_cost(x, methods, lr=lr, repeats=repeats, fewer_steps=fewer_steps, threads=threads)
-        torch.set_num_threads(threads)
-        try:
-            for encoder in methods:
-                plain[encoder].append(p[encoder])
-                for m, v in r[encoder].items():
-                    ratio[encoder][m].append(v)
-                again = step_seconds(encoder, None, x, lr=lr, repeats=repeats)
-                ratio[encoder]["plain AE (again)"].append(again / p[encoder])
-        finally:
-            torch.set_num_threads(old)
+        for encoder in methods:
+            plain[encoder].append(p[encoder])
+            for m, v in r[encoder].items():
+                ratio[encoder][m].append(v)
     return plain, ratio
 
 

@@ -1,14 +1,16 @@
 import pytest
 import torch
 
+from course_lib.chapters import ch04_contractive
 from course_lib.chapters.ch04_contractive import (
     ENCODERS,
+    PLAIN_AGAIN,
+    epoch_step_seconds,
     penalty_cost,
     penalty_cost_rounds,
     penalty_model,
     per_image_rec,
     sigmoid_model,
-    step_seconds,
     subspace_share,
     timing_noise,
     total_variation,
@@ -57,15 +59,40 @@ def test_penalty_model_is_reproducible_and_checks_the_encoder():
         penalty_model("wide")
 
 
-def test_step_timing_and_cost_ratios_restore_threads():
-    x = torch.rand(256, 1, 28, 28)
-    assert step_seconds(ENCODERS[0], None, x, repeats=1) > 0
+def test_epoch_step_seconds_divides_the_clock_by_the_steps():
+    x = torch.rand(300, 1, 28, 28)  # 3 steps of 128, the last one smaller
+    ticks = iter([10.0, 16.0])
+    assert epoch_step_seconds(ENCODERS[0], None, x, clock=lambda: next(ticks)) == pytest.approx(2.0)
+    assert epoch_step_seconds(ENCODERS[0], "exact", x[:128]) > 0  # the wall clock by default
+
+
+def test_penalty_cost_alternates_the_configurations_and_keeps_the_fastest_pass(monkeypatch):
+    calls = []
+    timed = iter([2.0, 3.0, 1.0, 4.0, 2.0, 5.0])  # pass 1: plain, exact, plain again; pass 2: the same
+
+    def fake(encoder, method, x, *, lr, clock=None):
+        calls.append((method, len(x), clock))
+        return 99.0 if clock is None else next(timed)  # clock None: the untimed warm-up step
+
+    monkeypatch.setattr(ch04_contractive, "epoch_step_seconds", fake)
+    x = torch.rand(512, 1, 28, 28)
+    plain, ratio = penalty_cost(x, {ENCODERS[0]: ["exact"]}, repeats=2, fewer_steps={(ENCODERS[0], "exact"): 1})
+    # one untimed step each, then per pass: plain, exact (its 128 images), plain again
+    first = [(None, 128), ("exact", 128), (None, 128)]
+    assert [(m, n) for m, n, _ in calls] == first + 2 * [(None, 512), ("exact", 128), (None, 512)]
+    assert all(c is None for *_, c in calls[:3]) and all(c is not None for *_, c in calls[3:])
+    assert plain[ENCODERS[0]] == 2.0  # each configuration's fastest pass: plain 2.0, exact 2.0, again 1.0
+    assert ratio[ENCODERS[0]] == {"exact": pytest.approx(1.0), PLAIN_AGAIN: pytest.approx(0.5)}
     with pytest.raises(ValueError, match="repeats"):
-        step_seconds(ENCODERS[0], None, x, repeats=0)
+        penalty_cost(x, {ENCODERS[0]: ["exact"]}, repeats=0)
+
+
+def test_cost_ratios_restore_threads_and_find_the_generic_method_slower():
+    x = torch.rand(256, 1, 28, 28)
     threads = torch.get_num_threads()
     plain, ratio = penalty_cost(x, {ENCODERS[0]: ["exact", "vjp"]}, repeats=1, fewer_steps={(ENCODERS[0], "vjp"): 1})
     assert torch.get_num_threads() == threads
-    assert set(ratio[ENCODERS[0]]) == {"exact", "vjp"} and plain[ENCODERS[0]] > 0
+    assert set(ratio[ENCODERS[0]]) == {"exact", "vjp", PLAIN_AGAIN} and plain[ENCODERS[0]] > 0
     assert ratio[ENCODERS[0]]["vjp"] > ratio[ENCODERS[0]]["exact"]  # 256 backward passes against a closed form
 
 
@@ -74,7 +101,7 @@ def test_penalty_cost_rounds_keeps_every_round_and_a_plain_reference():
     threads = torch.get_num_threads()
     plain, ratio = penalty_cost_rounds(x, {ENCODERS[0]: ["exact"]}, rounds=2, repeats=1)
     assert torch.get_num_threads() == threads
-    assert len(plain[ENCODERS[0]]) == 2 and set(ratio[ENCODERS[0]]) == {"exact", "plain AE (again)"}
+    assert len(plain[ENCODERS[0]]) == 2 and set(ratio[ENCODERS[0]]) == {"exact", PLAIN_AGAIN}
     assert all(len(v) == 2 and min(v) > 0 for v in ratio[ENCODERS[0]].values())
     with pytest.raises(ValueError, match="rounds"):
         penalty_cost_rounds(x, {ENCODERS[0]: ["exact"]}, rounds=0)
