@@ -314,6 +314,81 @@ def test_a_replicate_continued_from_the_same_cache_is_superseded_not_kept():
     reproduce.check_ledger("bae_mnist", after)
 
 
+def _part(sizes, val, paper):
+    """One noise level of a bae_mnist result: two epochs per size, the last the selected one."""
+    return {"sizes": list(sizes), "not_run": [], "paper_curve": list(paper), "val_curve": list(val),
+            "test_curve": list(paper), "selected_epoch": [2] * len(sizes), "test_rec": [100.0] * len(sizes),
+            "test_accuracy_per_epoch": [[0.1, v] for v in paper], "val_accuracy_per_epoch": [[0.1, v] for v in val],
+            "seconds_per_run": {str(nu): 10.0 for nu in sizes}, "weights_sha256": {str(nu): f"m{nu}" for nu in sizes},
+            "judge_sha256": "w1", "baseline_test": 0.1, "epochs": 2, "n_train": 64, "n_val": 10_000, "n_test": 10_000,
+            "paper_size": None, "best_size": None, "widest_vs_best": None}
+
+
+def test_two_parts_of_one_bae_run_join_into_one_curve_whose_choices_are_made_afresh():
+    join = reproduce.experiments.joined_bae
+    earlier = _part([1, 60, 2000], val=[0.17, 0.70, 0.68], paper=[0.17, 0.71, 0.69])
+    later = _part([30, 60], val=[0.696, 0.70], paper=[0.72, 0.71])
+    later["seconds_per_run"]["60"] = 99.0  # trained again: the curve keeps its model's first training time
+    asked = []
+    joined = join(earlier, later, lambda a, b: asked.append((a, b)) or {"only_a": 1})
+    assert joined["sizes"] == [1, 30, 60, 2000] and joined["val_curve"] == [0.17, 0.696, 0.70, 0.68]
+    assert joined["test_accuracy_per_epoch"][1] == [0.1, 0.72] and joined["seconds_per_run"]["60"] == 10.0
+    assert joined["weights_sha256"] == {"1": "m1", "30": "m30", "60": "m60", "2000": "m2000"}
+    # one standard error of 0.70 on 10,000 digits is 0.0046: 30 (0.696) is within it, and the earlier part alone
+    # would have chosen 60; the paper's statistic peaks at 30; the paired test is asked of nu* and the widest
+    assert joined["best_size"] == 30 and joined["paper_size"] == 30 and asked == [(30, 2000)]
+    assert joined["widest_vs_best"] == {"only_a": 1} and joined["judge_sha256"] == "w1"
+    with pytest.raises(ValueError, match="'judge_sha256'"):
+        join(earlier, {**later, "judge_sha256": "w2"}, lambda a, b: {})
+    other = json.loads(json.dumps(later))
+    other["weights_sha256"]["60"] = "zz"
+    with pytest.raises(ValueError, match=r"nu = 60 .*\['weights_sha256'\] differ"):
+        join(earlier, other, lambda a, b: {})
+
+
+@pytest.mark.slow
+def test_a_bae_run_continued_from_earlier_results_is_one_run_of_all_its_sizes(monkeypatch, fresh_cache):
+    import course_lib.chapters.ch08_bae as ch
+
+    torch.manual_seed(0)
+    W = MnistClassifier().eval().requires_grad_(False)
+    monkeypatch.setattr(ch, "judge", lambda dataset="mnist", profile=None, seed=0: W)  # skip training W
+    run = functools.partial(reproduce.bae_mnist, sigmas=[1.0], workers=1, deadline=float("inf"), epochs=2, n_train=64)
+    first = run([8])
+    monkeypatch.setenv("COURSE_CACHE", str(fresh_cache / "elsewhere"))  # the first part's model is not in this cache
+    joined = run([2], earlier=first)["1.0"]  # the paired test needs nu = 8: trained again, and checked
+    whole = run([2, 8])["1.0"]
+    assert joined["sizes"] == [2, 8] and joined["weights_sha256"] == whole["weights_sha256"]
+    keep = lambda r: {k: v for k, v in r.items() if k != "seconds_per_run"}  # noqa: E731 (8 trained twice)
+    assert keep(joined) == keep(whole) and joined["seconds_per_run"]["8"] == first["1.0"]["seconds_per_run"]["8"]
+    forged = json.loads(json.dumps(first))
+    forged["1.0"]["weights_sha256"]["8"] = "0" * 16
+    with pytest.raises(ValueError, match="nu = 8 model has weights 0000000000000000, trained again here"):
+        run([2], earlier=forged)
+    with pytest.raises(ValueError, match="cannot form one curve"):
+        run([2], earlier={"1.0": {**first["1.0"], "judge_sha256": "another W"}})
+
+
+def test_extend_keeps_the_entry_it_continues_in_its_provenance(monkeypatch, tmp_path):
+    previous = _record("bae_mnist")
+    monkeypatch.setattr(reproduce.experiments, "bae_mnist", lambda *a, **k: pytest.fail("it trained"))
+    with pytest.raises(SystemExit):
+        reproduce.main(["bae_mnist", "--extend", "--out", str(tmp_path)])  # nothing to continue
+    reproduce.write_ledger("bae_mnist", {**previous, "results": {"1.0": {"sizes": [1]}}}, tmp_path)
+    with pytest.raises(SystemExit):
+        reproduce.main(["aae_parzen", "--extend", "--out", str(tmp_path)])  # bae_mnist only
+    seen = {}
+    monkeypatch.setattr(reproduce.experiments, "bae_mnist", lambda *a, earlier=None: seen.update(earlier=earlier)
+                        or {"1.0": {"sizes": [1, 2]}})
+    assert reproduce.main(["bae_mnist", "--extend", "--sizes", "2", "--sigmas", "1", "--out", str(tmp_path)]) == 0
+    entry = reproduce.read_ledger("bae_mnist", tmp_path)
+    assert seen["earlier"] == {"1.0": {"sizes": [1]}} and entry["continues"] == [previous["provenance"]]
+    assert entry["replicates"] == []  # the entry it continues is part of it, not a replicate
+    assert entry["results"]["1.0"]["not_run"] == sorted(set(reproduce.BAE_SIZES) - {1, 2})
+    with pytest.raises(ValueError, match=r"continues\[0\]: provenance field 'threads'"):
+        reproduce.check_ledger("bae_mnist", {**entry, "continues": [{**previous["provenance"], "threads": "4"}]})
+
+
 def test_a_reduced_run_is_refused_before_training_where_the_ledger_holds_a_paper_scale_entry(monkeypatch, tmp_path):
     reproduce.write_ledger("aae_parzen", _record(), tmp_path)
     monkeypatch.setattr(reproduce.experiments, "aae_parzen", lambda *a, **k: pytest.fail("it trained"))

@@ -384,18 +384,26 @@ class Sweep:
 
     @property
     def best_size(self) -> int:
-        """The size chosen on validation by the one-standard-error rule.
+        """The size chosen on validation by the one-standard-error rule (:func:`one_se_size` of :attr:`val_curve`)."""
+        return one_se_size(self.sizes, self.val_curve, self.n_val)
 
-        The smallest ``nu`` whose validation accuracy (at its selected epoch) is within one
-        binomial standard error (:meth:`error` of the best size) of the best: sizes that
-        differ by less than the noise of their measurement count as equally good, and the
-        simplest wins (Hastie, Tibshirani and Friedman, *The Elements of Statistical
-        Learning*, 7.10).
-        """
-        acc = self.val_curve
-        best = int(acc.argmax())
-        tol = float(self.error("val")[best])
-        return min(nu for nu, a in zip(self.sizes, acc) if a >= acc[best] - tol)
+
+def one_se_size(sizes: Sequence[int], val_curve: Sequence[float], n_val: int) -> int:
+    """The size chosen on validation by the one-standard-error rule.
+
+    The smallest ``nu`` whose validation accuracy (at its selected epoch, ``val_curve``) is
+    within one binomial standard error ``sqrt(p (1 - p) / n_val)`` of the best size's ``p``:
+    sizes that differ by less than the noise of their measurement count as equally good, and
+    the simplest wins (Hastie, Tibshirani and Friedman, *The Elements of Statistical
+    Learning*, 7.10).
+    """
+    if len(sizes) != len(val_curve) or not len(sizes):
+        raise ValueError(f"sizes and val_curve must be non-empty and of one length, got {len(sizes)} and "
+                         f"{len(val_curve)}")
+    acc = np.asarray(val_curve, dtype=float)
+    best = int(acc.argmax())
+    tol = math.sqrt(acc[best] * (1 - acc[best]) / n_val)
+    return min(nu for nu, a in zip(sizes, acc) if a >= acc[best] - tol)
 
 
 def sweep(

@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="bae_mnist, aae_parzen: runs trained at once (one process each)")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(BAE_SIZES), help="bae_mnist: the nu grid")
     parser.add_argument("--sigmas", type=float, nargs="+", default=[1.0, 0.5], help="bae_mnist: noise levels")
+    parser.add_argument("--extend", action="store_true",
+                        help="bae_mnist: continue the paper-scale entry in --out, keeping its sizes (their models need "
+                             "not be in the cache) and adding the sizes run now to its curve; same judge W required")
     parser.add_argument("--budget", type=float, default=float("inf"),
                         help="seconds before unfinished runs are dropped (aae_parzen: with --workers > 1)")
     parser.add_argument("--out", type=Path, default=LEDGER_DIR, help="ledger directory")
@@ -109,11 +112,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if previous is not None and previous["paper_scale"] and not paper_scale:
         parser.error(f"{args.out} holds a paper-scale {args.experiment} entry, which a reduced run would replace: "
                      "give a reduced run its own --out folder")
+    if args.extend and (args.experiment != "bae_mnist" or previous is None or not previous["paper_scale"]
+                        or not paper_scale):
+        parser.error(f"--extend continues the paper-scale bae_mnist entry in {args.out} with a paper-scale run: "
+                     f"{'none there' if previous is None else 'not this run and entry'}")
     started, commit = time.time(), source_commit()  # the code that runs is the code checked out now
     threads = experiments.run_threads(args.workers)  # what each process trains with, kept in the provenance
     command = [sys.executable, "-m", "course_lib.reproduce", *(argv if argv is not None else sys.argv[1:])]
     if args.experiment == "bae_mnist":
-        results = experiments.bae_mnist(args.sizes, args.sigmas, args.workers, started + args.budget, epochs, args.n_train)
+        results = experiments.bae_mnist(args.sizes, args.sigmas, args.workers, started + args.budget, epochs, args.n_train,
+                                        earlier=previous["results"] if args.extend else None)
         if paper_scale:  # every run follows the paper's protocol; sizes it did not reach are listed as not_run
             for r in results.values():
                 r["not_run"] = sorted(set(BAE_SIZES) - set(r.get("sizes", ())))
@@ -125,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["not_run"] = sorted(set(SEED_VARIANTS) - set(results))  # not asked for, or not finished in time
     record = {"experiment": args.experiment, "published": EXPERIMENTS[args.experiment].published,
               "paper_scale": paper_scale, "results": results, "provenance": provenance(started, command, threads, commit)}
+    if args.extend:  # the runs this one continues, the latest first
+        record["continues"] = [previous["provenance"], *previous.get("continues", [])]
     return _write(adopt(record, previous), args.out)
 
 

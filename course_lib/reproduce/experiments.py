@@ -103,12 +103,19 @@ def in_pool(job: Callable[..., T], jobs: Sequence[tuple], workers: int, deadline
 
 def bae_mnist(
     sizes: Sequence[int], sigmas: Sequence[float], workers: int, deadline: float, epochs: int = 20,
-    n_train: int | None = None,
+    n_train: int | None = None, earlier: dict | None = None,
 ) -> dict:
     """Run the paper's MNIST sweep for each ``sigma``; sizes not finished before ``deadline`` stay "not run".
 
     ``epochs`` and ``n_train`` (default: the ``full`` profile's 50,000) exist to prove the
     code path at a reduced size; such a run is not paper scale and its record says so.
+
+    ``earlier``: the results (per sigma) of a run this one continues, whose models this
+    machine's cache may no longer hold. Its sizes are kept and joined with the sizes run now
+    into one curve (:func:`joined_bae`), which needs the same judge W (checked before any
+    training) and the same protocol; a size in both must come out as the same model, bit
+    for bit. The paired test of the joined curve's ``nu*`` against its widest size trains
+    again (or loads) any of the two that this run did not, and checks it the same way.
     """
     from course_lib.chapters.ch08_bae import judge, sweep
     from course_lib.metrics import mcnemar
@@ -119,6 +126,10 @@ def bae_mnist(
         n_train = n_train or p.n_train
         w_digest = state_digest(judge("mnist", p))  # trained once here, loaded by every worker
         print(f"bae_mnist: {time.strftime('%H:%M:%S')} the judge W is ready (weights sha256 {w_digest})", flush=True)
+        for s, old in (earlier or {}).items():
+            if old.get("sizes") and old.get("judge_sha256") != w_digest:
+                raise ValueError(f"earlier: its sigma = {s} models were judged by W {old.get('judge_sha256')}, this "
+                                 f"run's W is {w_digest}: the two cannot form one curve (adopt this run as a replicate)")
         runs = run_order(sizes, sigmas)
         done: dict[float, dict[int, float]] = {s: {} for s in sigmas}  # seconds of each run
         weights: dict[float, dict[int, str]] = {s: {} for s in sigmas}
@@ -140,9 +151,9 @@ def bae_mnist(
                       f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
         out = {}
         for s in sigmas:
-            ran = sorted(done[s])
+            ran, old = sorted(done[s]), (earlier or {}).get(str(s), {})
             if not ran:
-                out[str(s)] = {"not_run": sorted(sizes)}
+                out[str(s)] = old if old.get("sizes") else {"not_run": sorted(sizes)}
                 continue
             r = sweep(ran, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=s, profile=p)
             best, widest = ran.index(r.best_size), len(ran) - 1
@@ -165,7 +176,73 @@ def bae_mnist(
                 "judge_sha256": w_digest,  # which W judged these models: runs with the same W share one curve
                 "weights_sha256": {str(nu): weights[s][nu] for nu in ran},  # which models: see ledger.adopt
             }
+            if old.get("sizes"):
+
+                def paired(a: int, b: int, s: float = s, old: dict = old) -> dict:
+                    """McNemar of sizes ``a`` and ``b`` on the test digits, each the earlier run's model where it was its."""
+                    for nu in {a, b} - set(done[s]):
+                        _, _, _, digest = _bae_run(s, nu, epochs, n_train)
+                        if digest != old["weights_sha256"][str(nu)]:
+                            raise ValueError(f"earlier: its sigma = {s}, nu = {nu} model has weights "
+                                             f"{old['weights_sha256'][str(nu)]}, trained again here {digest}")
+                    r = sweep(sorted({a, b}), epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test,
+                              sigma=s, profile=p)
+                    return mcnemar(r.test_correct[r.sizes.index(a)], r.test_correct[r.sizes.index(b)])
+
+                out[str(s)] = joined_bae(old, out[str(s)], paired)
         return out
+
+
+BAE_PER_SIZE = ("paper_curve", "val_curve", "test_curve", "selected_epoch", "test_accuracy_per_epoch",
+                "val_accuracy_per_epoch", "test_rec", "seconds_per_run", "weights_sha256")
+"""The fields of a ``bae_mnist`` result (one noise level) with a value per size (lists in the order of its
+``sizes``; mappings keyed by ``str(nu)``)."""
+BAE_SHARED = ("judge_sha256", "baseline_test", "epochs", "n_train", "n_val", "n_test")
+"""The fields two parts of one ``bae_mnist`` curve agree on: the judge W and the protocol."""
+
+
+def bae_rows(result: dict) -> dict[int, dict]:
+    """``{nu: {field: value}}`` of the :data:`BAE_PER_SIZE` fields of one noise level's ``result``."""
+    return {nu: {k: result[k][str(nu)] if isinstance(result[k], dict) else result[k][i] for k in BAE_PER_SIZE}
+            for i, nu in enumerate(result["sizes"])}
+
+
+def joined_bae(earlier: dict, later: dict, paired: Callable[[int, int], dict]) -> dict:
+    """One noise level's curve from two parts of one run: ``earlier``'s sizes and ``later``'s.
+
+    The parts must share :data:`BAE_SHARED` (the judge W and the protocol), and a size both
+    hold must be the same model with the same scores (its training time may differ; the
+    earlier one is kept: the time the curve's model took to train). The joined curve's
+    derived fields are computed afresh: ``paper_size`` (the highest of the paper's statistic;
+    test accuracies on the test digits are exact in the ledger's 4 decimals), ``best_size``
+    (:func:`~course_lib.chapters.ch08_bae.one_se_size` on validation) and ``widest_vs_best``,
+    ``paired(best_size, widest)``: a McNemar test on the test digits (:func:`course_lib.metrics.mcnemar`).
+
+    Raises:
+        ValueError: naming the field or the size where the parts disagree.
+    """
+    from course_lib.chapters.ch08_bae import one_se_size
+
+    for k in BAE_SHARED:
+        if earlier.get(k) != later.get(k):
+            raise ValueError(f"the two parts differ in {k!r} ({earlier.get(k)!r} and {later.get(k)!r}): they are not "
+                             "one run's, and cannot form one curve")
+    rows, again = bae_rows(earlier), bae_rows(later)
+    for nu in sorted(rows.keys() & again.keys()):
+        first, second = ({k: v for k, v in r[nu].items() if k != "seconds_per_run"} for r in (rows, again))
+        if first != second:
+            diff = sorted(k for k in first if first[k] != second[k])
+            raise ValueError(f"nu = {nu} is in both parts but is not the same model with the same scores: {diff} differ")
+    rows = {**again, **rows}
+    sizes = sorted(rows)
+    out = {k: [rows[nu][k] for nu in sizes] for k in BAE_PER_SIZE}
+    for k in ("seconds_per_run", "weights_sha256"):
+        out[k] = {str(nu): rows[nu][k] for nu in sizes}
+    best = one_se_size(sizes, out["val_curve"], later["n_val"])
+    return {**out, **{k: later[k] for k in BAE_SHARED}, "sizes": sizes,
+            "not_run": sorted((set(earlier.get("not_run", [])) | set(later.get("not_run", []))) - set(sizes)),
+            "paper_size": sizes[max(range(len(sizes)), key=out["paper_curve"].__getitem__)],
+            "best_size": best, "widest_vs_best": paired(best, sizes[-1])}
 
 
 # ---------------------------------------------------------------- aae_parzen

@@ -93,7 +93,9 @@ def check_ledger(name: str, record: dict) -> None:
 
     Checked: the experiment's name, its published numbers as :data:`EXPERIMENTS` holds them, a
     boolean ``paper_scale``, a ``results`` mapping, and every provenance field with its type
-    (a ``full`` profile, a date in ISO format).
+    (a ``full`` profile, a date in ISO format), its own and those of the runs it ``continues``
+    (a run extended by ``--extend`` lists the provenance of the runs whose sizes it kept, the
+    latest first).
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; expected one of {sorted(EXPERIMENTS)}")
@@ -103,7 +105,26 @@ def check_ledger(name: str, record: dict) -> None:
         raise ValueError(f"ledger {name}: 'published' differs from EXPERIMENTS[{name!r}].published")
     if not isinstance(record.get("paper_scale"), bool) or not isinstance(record.get("results"), dict):
         raise ValueError(f"ledger {name}: needs a boolean 'paper_scale' and a 'results' mapping")
-    prov = record.get("provenance")
+    _check_provenance(name, record.get("provenance"))
+    continues = record.get("continues", [])
+    if not isinstance(continues, list):
+        raise ValueError(f"ledger {name}: 'continues' must be a list of provenances, got {type(continues).__name__}")
+    for i, earlier in enumerate(continues):
+        _check_provenance(f"{name}: continues[{i}]", earlier)
+    replicates = record.get("replicates", [])
+    if not isinstance(replicates, list):
+        raise ValueError(f"ledger {name}: 'replicates' must be a list of entries, got {type(replicates).__name__}")
+    for i, replicate in enumerate(replicates):
+        if not isinstance(replicate, dict) or "replicates" in replicate:
+            raise ValueError(f"ledger {name}: replicate {i} must be an entry without replicates of its own")
+        try:
+            check_ledger(name, replicate)
+        except ValueError as err:
+            raise ValueError(f"ledger {name}: replicate {i}: {err}") from err
+
+
+def _check_provenance(name: str, prov: object) -> None:
+    """Raise ``ValueError`` unless ``prov`` holds every :data:`PROVENANCE_FIELDS` field with its type, profile ``full``."""
     if not isinstance(prov, dict):
         raise ValueError(f"ledger {name}: 'provenance' missing")
     for field, kind in PROVENANCE_FIELDS.items():
@@ -117,16 +138,6 @@ def check_ledger(name: str, record: dict) -> None:
         datetime.datetime.fromisoformat(prov["date"])
     except ValueError as err:
         raise ValueError(f"ledger {name}: provenance date {prov['date']!r} is not ISO 8601") from err
-    replicates = record.get("replicates", [])
-    if not isinstance(replicates, list):
-        raise ValueError(f"ledger {name}: 'replicates' must be a list of entries, got {type(replicates).__name__}")
-    for i, replicate in enumerate(replicates):
-        if not isinstance(replicate, dict) or "replicates" in replicate:
-            raise ValueError(f"ledger {name}: replicate {i} must be an entry without replicates of its own")
-        try:
-            check_ledger(name, replicate)
-        except ValueError as err:
-            raise ValueError(f"ledger {name}: replicate {i}: {err}") from err
 
 
 def model_digests(record: dict) -> set[str]:
@@ -159,6 +170,8 @@ def adopt(record: dict, previous: dict | None) -> dict:
       ``record`` (the replicates it holds are kept, except those it shares models with);
     - likewise a replicate of ``previous`` that shares models with ``record`` (a replicate's run
       continued, say with more sizes, from the same cache) is dropped: ``record`` supersedes it;
+    - a ``record`` that continues ``previous`` (``--extend``: ``previous``'s sizes and more, its
+      provenance in ``record["continues"]``) replaces it, and ``previous`` is not kept;
     - a reduced ``previous`` is replaced and not kept (it replicates nothing);
     - a reduced ``record`` cannot replace a paper-scale entry: that would lose a reference run.
     """
@@ -173,7 +186,8 @@ def adopt(record: dict, previous: dict | None) -> dict:
         raise ValueError(f"ledger {name}: a reduced run cannot replace the paper-scale entry (it would be lost)")
     models = model_digests(record)
     kept = [r for r in previous.get("replicates", []) if not models & model_digests(r)]
-    if previous["paper_scale"] and not models & model_digests(previous):
+    continued = previous["provenance"] in record.get("continues", [])  # ``record`` is ``previous`` and more
+    if previous["paper_scale"] and not models & model_digests(previous) and not continued:
         kept = [*kept, {k: v for k, v in previous.items() if k != "replicates"}]
     if not previous["paper_scale"]:
         kept = []  # a reduced run replicates nothing
@@ -188,6 +202,3 @@ def read_ledger(name: str, directory: Path = LEDGER_DIR) -> dict | None:
     record = json.loads(path.read_text())
     check_ledger(name, record)
     return record
-
-
-# ---------------------------------------------------------------- bae_mnist
