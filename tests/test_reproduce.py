@@ -243,6 +243,32 @@ def test_published_sizes_train_first_for_each_sigma_then_the_widest_gaps_in_log_
     assert order[:6] == [(1.0, 60), (1.0, 1), (1.0, 2000), (1.0, 8), (1.0, 400), (1.0, 3)]
     assert order[6:] == [(0.5, nu) for _, nu in order[:6]]
     assert [nu for _, nu in reproduce.run_order([5, 2, 3], [1.0])] == [2, 5, 3]  # none published: smallest first
+    # a run that continues one holding 1, 8, 60 and 2000 at sigma = 1 runs the rest, the gaps measured from those
+    held = reproduce.run_order([2000, 1, 8, 60, 3, 400], [1.0, 0.5], {1.0: [1, 8, 60, 2000]})
+    assert held == [(1.0, 400), (1.0, 3), *order[6:]]
+
+
+def test_the_judge_checkpoint_is_found_by_the_digest_of_its_weights(fresh_cache):
+    W = MnistClassifier()
+    torch.save({"key": {}, "state_dict": W.state_dict(), "history": {}}, fresh_cache / "ch08_bae.fit_judge-m-1.pt")
+    torch.save({"key": {}, "state_dict": MnistClassifier().state_dict()}, fresh_cache / "ch08_bae.fit_judge-m-2.pt")
+    digest = reproduce.experiments.state_digest(W)
+    assert digest == reproduce.experiments.state_digest(W.state_dict())
+    assert reproduce.experiments.judge_checkpoint(digest) == fresh_cache / "ch08_bae.fit_judge-m-1.pt"
+    with pytest.raises(FileNotFoundError, match="no judge W with weights 0123"):
+        reproduce.experiments.judge_checkpoint("0123")
+
+
+def test_a_kept_model_is_restored_into_an_empty_cache_and_never_over_a_cached_one(fresh_cache, tmp_path):
+    (fresh_cache / "ch08_bae.fit_judge-x-1.pt").write_bytes(b"W")
+    ledger = tmp_path / "ledger"
+    kept = reproduce.ledger.keep_model(fresh_cache / "ch08_bae.fit_judge-x-1.pt", ledger)
+    assert kept == ledger / "models" / "ch08_bae.fit_judge-x-1.pt" and kept.read_bytes() == b"W"
+    assert reproduce.ledger.restore_models(ledger) == []  # the cache holds it already
+    (fresh_cache / "ch08_bae.fit_judge-x-1.pt").unlink()
+    assert reproduce.ledger.restore_models(ledger) == [fresh_cache / "ch08_bae.fit_judge-x-1.pt"]
+    assert (fresh_cache / "ch08_bae.fit_judge-x-1.pt").read_bytes() == b"W"
+    assert not list(fresh_cache.glob("*.restoring")) and reproduce.ledger.restore_models(tmp_path / "none") == []
 
 
 def test_a_dry_run_cannot_write_or_time_reference_runs(monkeypatch, tmp_path):
@@ -314,36 +340,51 @@ def test_a_replicate_continued_from_the_same_cache_is_superseded_not_kept():
     reproduce.check_ledger("bae_mnist", after)
 
 
-def _part(sizes, val, paper):
-    """One noise level of a bae_mnist result: two epochs per size, the last the selected one."""
-    return {"sizes": list(sizes), "not_run": [], "paper_curve": list(paper), "val_curve": list(val),
+def _part(sizes, val, paper, n_test=8):
+    """One noise level of a bae_mnist result: two epochs per size, the last the selected one; size nu gets test
+    digits 0..nu-1 right."""
+    pack = reproduce.experiments.pack_verdicts
+    return {"test_verdicts": {str(nu): pack(np.arange(n_test) < nu) for nu in sizes}, "sizes": list(sizes), "not_run": [], "paper_curve": list(paper), "val_curve": list(val),
             "test_curve": list(paper), "selected_epoch": [2] * len(sizes), "test_rec": [100.0] * len(sizes),
             "test_accuracy_per_epoch": [[0.1, v] for v in paper], "val_accuracy_per_epoch": [[0.1, v] for v in val],
             "seconds_per_run": {str(nu): 10.0 for nu in sizes}, "weights_sha256": {str(nu): f"m{nu}" for nu in sizes},
-            "judge_sha256": "w1", "baseline_test": 0.1, "epochs": 2, "n_train": 64, "n_val": 10_000, "n_test": 10_000,
+            "judge_sha256": "w1", "baseline_test": 0.1, "epochs": 2, "n_train": 64, "n_val": 10_000, "n_test": n_test,
             "paper_size": None, "best_size": None, "widest_vs_best": None}
 
 
 def test_two_parts_of_one_bae_run_join_into_one_curve_whose_choices_are_made_afresh():
     join = reproduce.experiments.joined_bae
-    earlier = _part([1, 60, 2000], val=[0.17, 0.70, 0.68], paper=[0.17, 0.71, 0.69])
-    later = _part([30, 60], val=[0.696, 0.70], paper=[0.72, 0.71])
-    later["seconds_per_run"]["60"] = 99.0  # trained again: the curve keeps its model's first training time
-    asked = []
-    joined = join(earlier, later, lambda a, b: asked.append((a, b)) or {"only_a": 1})
-    assert joined["sizes"] == [1, 30, 60, 2000] and joined["val_curve"] == [0.17, 0.696, 0.70, 0.68]
-    assert joined["test_accuracy_per_epoch"][1] == [0.1, 0.72] and joined["seconds_per_run"]["60"] == 10.0
-    assert joined["weights_sha256"] == {"1": "m1", "30": "m30", "60": "m60", "2000": "m2000"}
-    # one standard error of 0.70 on 10,000 digits is 0.0046: 30 (0.696) is within it, and the earlier part alone
-    # would have chosen 60; the paper's statistic peaks at 30; the paired test is asked of nu* and the widest
-    assert joined["best_size"] == 30 and joined["paper_size"] == 30 and asked == [(30, 2000)]
-    assert joined["widest_vs_best"] == {"only_a": 1} and joined["judge_sha256"] == "w1"
+    earlier = _part([1, 6, 2000], val=[0.17, 0.70, 0.68], paper=[0.17, 0.71, 0.69])
+    later = _part([3, 6], val=[0.696, 0.70], paper=[0.72, 0.71])
+    later["seconds_per_run"]["6"] = 99.0  # trained again: the curve keeps its model's first training time
+    joined = join(earlier, later)
+    assert joined["sizes"] == [1, 3, 6, 2000] and joined["val_curve"] == [0.17, 0.696, 0.70, 0.68]
+    assert joined["test_accuracy_per_epoch"][1] == [0.1, 0.72] and joined["seconds_per_run"]["6"] == 10.0
+    assert joined["weights_sha256"] == {"1": "m1", "3": "m3", "6": "m6", "2000": "m2000"}
+    # one standard error of 0.70 on 10,000 digits is 0.0046: 3 (0.696) is within it, and the earlier part alone
+    # would have chosen 6; the paper's statistic peaks at 3
+    assert joined["best_size"] == 3 and joined["paper_size"] == 3 and joined["judge_sha256"] == "w1"
+    # the paired test of nu* = 3 (digits 0-2 right) against the widest (all 8 right), from the stored verdicts
+    assert joined["widest_vs_best"] == {"only_a": 0, "only_b": 5, "diff": 5 / 8, "p_b_better": 0.5**5}
     with pytest.raises(ValueError, match="'judge_sha256'"):
-        join(earlier, {**later, "judge_sha256": "w2"}, lambda a, b: {})
+        join(earlier, {**later, "judge_sha256": "w2"})
     other = json.loads(json.dumps(later))
-    other["weights_sha256"]["60"] = "zz"
-    with pytest.raises(ValueError, match=r"nu = 60 .*\['weights_sha256'\] differ"):
-        join(earlier, other, lambda a, b: {})
+    other["weights_sha256"]["6"] = "zz"
+    with pytest.raises(ValueError, match=r"nu = 6 .*\['weights_sha256'\] differ"):
+        join(earlier, other)
+    with pytest.raises(ValueError, match="without each size's test verdicts"):
+        join({k: v for k, v in earlier.items() if k != "test_verdicts"}, later)
+
+
+def test_test_verdicts_pack_into_text_and_back():
+    rng = np.random.default_rng(0)
+    for n in (1, 8, 10_000, 10_003):
+        correct = rng.random(n) < 0.7
+        text = reproduce.experiments.pack_verdicts(correct)
+        assert text.isascii() and (reproduce.experiments.unpack_verdicts(text, n) == correct).all()
+    assert len(reproduce.experiments.pack_verdicts(np.ones(10_000, bool))) == 1668
+    with pytest.raises(ValueError, match="expected 9"):
+        reproduce.experiments.unpack_verdicts(reproduce.experiments.pack_verdicts(np.ones(8, bool)), 9)
 
 
 @pytest.mark.slow
@@ -356,15 +397,12 @@ def test_a_bae_run_continued_from_earlier_results_is_one_run_of_all_its_sizes(mo
     run = functools.partial(reproduce.bae_mnist, sigmas=[1.0], workers=1, deadline=float("inf"), epochs=2, n_train=64)
     first = run([8])
     monkeypatch.setenv("COURSE_CACHE", str(fresh_cache / "elsewhere"))  # the first part's model is not in this cache
-    joined = run([2], earlier=first)["1.0"]  # the paired test needs nu = 8: trained again, and checked
-    whole = run([2, 8])["1.0"]
+    joined = run([2, 8], earlier=first)["1.0"]  # nu = 8 is the first part's: only 2 trains
+    assert len(list((fresh_cache / "elsewhere").glob("ch08_bae.fit_bae-*.pt"))) == 1
+    whole = run([2, 8])["1.0"]  # both sizes in one run (8 trained here again: the same model, bit for bit)
     assert joined["sizes"] == [2, 8] and joined["weights_sha256"] == whole["weights_sha256"]
     keep = lambda r: {k: v for k, v in r.items() if k != "seconds_per_run"}  # noqa: E731 (8 trained twice)
     assert keep(joined) == keep(whole) and joined["seconds_per_run"]["8"] == first["1.0"]["seconds_per_run"]["8"]
-    forged = json.loads(json.dumps(first))
-    forged["1.0"]["weights_sha256"]["8"] = "0" * 16
-    with pytest.raises(ValueError, match="nu = 8 model has weights 0000000000000000, trained again here"):
-        run([2], earlier=forged)
     with pytest.raises(ValueError, match="cannot form one curve"):
         run([2], earlier={"1.0": {**first["1.0"], "judge_sha256": "another W"}})
 

@@ -15,8 +15,10 @@ from course_lib.reproduce.catalog import AAE_EPOCHS, BAE_SIZES, EXPERIMENTS, HEA
 from course_lib.reproduce.ledger import (
     LEDGER_DIR,
     adopt,
+    keep_model,
     provenance,
     read_ledger,
+    restore_models,
     source_commit,
     write_ledger,
 )
@@ -120,11 +122,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     threads = experiments.run_threads(args.workers)  # what each process trains with, kept in the provenance
     command = [sys.executable, "-m", "course_lib.reproduce", *(argv if argv is not None else sys.argv[1:])]
     if args.experiment == "bae_mnist":
+        if args.extend:  # the earlier run's judge W, into this machine's cache (a fresh machine would train another)
+            for path in restore_models(args.out):
+                print(f"restored {path.name} from {args.out / 'models'}", flush=True)
         results = experiments.bae_mnist(args.sizes, args.sigmas, args.workers, started + args.budget, epochs, args.n_train,
                                         earlier=previous["results"] if args.extend else None)
         if paper_scale:  # every run follows the paper's protocol; sizes it did not reach are listed as not_run
             for r in results.values():
                 r["not_run"] = sorted(set(BAE_SIZES) - set(r.get("sizes", ())))
+            for digest in {r["judge_sha256"] for r in results.values() if "judge_sha256" in r}:
+                print(f"kept W in {keep_model(experiments.judge_checkpoint(digest), args.out)} (for --extend)")
     elif args.experiment == "vae_iwae":
         results = experiments.vae_iwae(args.stages, args.n_train or 59_600, args.k, args.n_test)
     else:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import torch
 
 from course_lib.profile import env_threads, pinned_threads, set_threads, usable_cores
@@ -35,33 +38,60 @@ def _bae_run(sigma: float, nu: int, epochs: int, n_train: int) -> tuple[float, i
     return sigma, nu, float(sum(history["time"])), state_digest(model)
 
 
-def state_digest(model: torch.nn.Module) -> str:
-    """The first 16 hex digits of the SHA-256 of ``model``'s weights (names, shapes and float32 bytes, in name order)."""
+def state_digest(model: torch.nn.Module | Mapping[str, torch.Tensor]) -> str:
+    """The first 16 hex digits of the SHA-256 of ``model``'s weights (names, shapes and float32 bytes, in name order).
+
+    ``model``: a module, or its ``state_dict``.
+    """
     h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
+    state = model.state_dict() if isinstance(model, torch.nn.Module) else model
+    for name, t in sorted(state.items()):
         h.update(f"{name}{tuple(t.shape)}".encode())
         h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
-def run_order(sizes: Sequence[int], sigmas: Sequence[float]) -> list[tuple[float, int]]:
+def judge_checkpoint(digest: str) -> Path:
+    """The cache file of the MNIST judge W whose weights have :func:`state_digest` ``digest``.
+
+    Raises:
+        FileNotFoundError: when the cache holds no such W.
+    """
+    from course_lib.cache import cache_dir
+
+    for path in sorted(cache_dir().glob("*fit_judge-*.pt")):
+        state = torch.load(path, map_location="cpu", weights_only=True).get("state_dict", {})
+        if state_digest(state) == digest:
+            return path
+    raise FileNotFoundError(f"no judge W with weights {digest} in {cache_dir()}")
+
+
+def run_order(
+    sizes: Sequence[int], sigmas: Sequence[float], have: Mapping[float, Collection[int]] | None = None,
+) -> list[tuple[float, int]]:
     """``(sigma, nu)`` pairs in training order: per sigma, the published sizes first, then the rest gap-filling.
 
     Each next size is the one farthest, in ``log nu``, from every size before it (the smaller on
     ties), so a run stopped at a deadline has spread its sizes over the curve instead of
-    finishing one end of it.
+    finishing one end of it. ``have``: per sigma, the sizes a run this one continues holds
+    already; they are not run again, and the gaps are measured from them too.
     """
-    first = [nu for nu in BAE_FIRST if nu in sizes]
-    rest = sorted(set(sizes) - set(first))
-    order = list(first)
-    while rest:
-        if not order:
-            nxt = rest[0]
-        else:
-            nxt = max(rest, key=lambda nu: (min(abs(math.log(nu / o)) for o in order), -nu))
-        order.append(nxt)
-        rest.remove(nxt)
-    return [(s, nu) for s in sigmas for nu in order]
+    out = []
+    for s in sigmas:
+        held = set((have or {}).get(s, ()))
+        first = [nu for nu in BAE_FIRST if nu in sizes and nu not in held]
+        rest = sorted(set(sizes) - set(first) - held)
+        order, placed = list(first), [*held, *first]
+        while rest:
+            if not placed:
+                nxt = rest[0]
+            else:
+                nxt = max(rest, key=lambda nu: (min(abs(math.log(nu / o)) for o in placed), -nu))
+            order.append(nxt)
+            placed.append(nxt)
+            rest.remove(nxt)
+        out += [(s, nu) for nu in order]
+    return out
 
 
 def run_threads(workers: int) -> int:
@@ -111,11 +141,10 @@ def bae_mnist(
     code path at a reduced size; such a run is not paper scale and its record says so.
 
     ``earlier``: the results (per sigma) of a run this one continues, whose models this
-    machine's cache may no longer hold. Its sizes are kept and joined with the sizes run now
-    into one curve (:func:`joined_bae`), which needs the same judge W (checked before any
-    training) and the same protocol; a size in both must come out as the same model, bit
-    for bit. The paired test of the joined curve's ``nu*`` against its widest size trains
-    again (or loads) any of the two that this run did not, and checks it the same way.
+    machine's cache need not hold. Its sizes are not run again: they are joined with the sizes
+    run now into one curve (:func:`joined_bae`), which needs the same judge W (checked before
+    any training: :func:`course_lib.reproduce.ledger.restore_models` puts the earlier run's W
+    into the cache) and the same protocol.
     """
     from course_lib.chapters.ch08_bae import judge, sweep
     from course_lib.metrics import mcnemar
@@ -130,7 +159,7 @@ def bae_mnist(
             if old.get("sizes") and old.get("judge_sha256") != w_digest:
                 raise ValueError(f"earlier: its sigma = {s} models were judged by W {old.get('judge_sha256')}, this "
                                  f"run's W is {w_digest}: the two cannot form one curve (adopt this run as a replicate)")
-        runs = run_order(sizes, sigmas)
+        runs = run_order(sizes, sigmas, {float(s): r.get("sizes", ()) for s, r in (earlier or {}).items()})
         done: dict[float, dict[int, float]] = {s: {} for s in sigmas}  # seconds of each run
         weights: dict[float, dict[int, str]] = {s: {} for s in sigmas}
         if workers == 1:  # in this process (a CPU machine, or a test)
@@ -153,7 +182,7 @@ def bae_mnist(
         for s in sigmas:
             ran, old = sorted(done[s]), (earlier or {}).get(str(s), {})
             if not ran:
-                out[str(s)] = old if old.get("sizes") else {"not_run": sorted(sizes)}
+                out[str(s)] = old if old.get("sizes") else {"not_run": sorted(set(sizes) - set(old.get("sizes", ())))}
                 continue
             r = sweep(ran, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=s, profile=p)
             best, widest = ran.index(r.best_size), len(ran) - 1
@@ -175,26 +204,29 @@ def bae_mnist(
                 "seconds_per_run": {str(nu): round(done[s][nu], 3) for nu in ran},  # ms: a test run trains in ms
                 "judge_sha256": w_digest,  # which W judged these models: runs with the same W share one curve
                 "weights_sha256": {str(nu): weights[s][nu] for nu in ran},  # which models: see ledger.adopt
+                # each model's verdict on each test digit: a later part of the run pairs its sizes with these
+                "test_verdicts": {str(nu): pack_verdicts(c) for nu, c in zip(ran, r.test_correct)},
             }
             if old.get("sizes"):
-
-                def paired(a: int, b: int, s: float = s, old: dict = old) -> dict:
-                    """McNemar of sizes ``a`` and ``b`` on the test digits, each the earlier run's model where it was its."""
-                    for nu in {a, b} - set(done[s]):
-                        _, _, _, digest = _bae_run(s, nu, epochs, n_train)
-                        if digest != old["weights_sha256"][str(nu)]:
-                            raise ValueError(f"earlier: its sigma = {s}, nu = {nu} model has weights "
-                                             f"{old['weights_sha256'][str(nu)]}, trained again here {digest}")
-                    r = sweep(sorted({a, b}), epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test,
-                              sigma=s, profile=p)
-                    return mcnemar(r.test_correct[r.sizes.index(a)], r.test_correct[r.sizes.index(b)])
-
-                out[str(s)] = joined_bae(old, out[str(s)], paired)
+                out[str(s)] = joined_bae(old, out[str(s)])
         return out
 
 
+def pack_verdicts(correct: np.ndarray) -> str:
+    """``[N]`` booleans as text: their bits packed (:func:`numpy.packbits`), in base64 (1,668 characters for 10,000)."""
+    return base64.b64encode(np.packbits(np.asarray(correct, dtype=bool)).tobytes()).decode("ascii")
+
+
+def unpack_verdicts(text: str, n: int) -> np.ndarray:
+    """The ``[n]`` booleans :func:`pack_verdicts` wrote as ``text``."""
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(text), dtype=np.uint8))
+    if len(bits) < n or bits[n:].any():
+        raise ValueError(f"test verdicts hold {len(bits)} bits, expected {n} (and zero padding)")
+    return bits[:n].astype(bool)
+
+
 BAE_PER_SIZE = ("paper_curve", "val_curve", "test_curve", "selected_epoch", "test_accuracy_per_epoch",
-                "val_accuracy_per_epoch", "test_rec", "seconds_per_run", "weights_sha256")
+                "val_accuracy_per_epoch", "test_rec", "seconds_per_run", "weights_sha256", "test_verdicts")
 """The fields of a ``bae_mnist`` result (one noise level) with a value per size (lists in the order of its
 ``sizes``; mappings keyed by ``str(nu)``)."""
 BAE_SHARED = ("judge_sha256", "baseline_test", "epochs", "n_train", "n_val", "n_test")
@@ -207,7 +239,7 @@ def bae_rows(result: dict) -> dict[int, dict]:
             for i, nu in enumerate(result["sizes"])}
 
 
-def joined_bae(earlier: dict, later: dict, paired: Callable[[int, int], dict]) -> dict:
+def joined_bae(earlier: dict, later: dict) -> dict:
     """One noise level's curve from two parts of one run: ``earlier``'s sizes and ``later``'s.
 
     The parts must share :data:`BAE_SHARED` (the judge W and the protocol), and a size both
@@ -216,13 +248,18 @@ def joined_bae(earlier: dict, later: dict, paired: Callable[[int, int], dict]) -
     derived fields are computed afresh: ``paper_size`` (the highest of the paper's statistic;
     test accuracies on the test digits are exact in the ledger's 4 decimals), ``best_size``
     (:func:`~course_lib.chapters.ch08_bae.one_se_size` on validation) and ``widest_vs_best``,
-    ``paired(best_size, widest)``: a McNemar test on the test digits (:func:`course_lib.metrics.mcnemar`).
+    the McNemar test (:func:`course_lib.metrics.mcnemar`) of the two models' ``test_verdicts``.
 
     Raises:
         ValueError: naming the field or the size where the parts disagree.
     """
     from course_lib.chapters.ch08_bae import one_se_size
+    from course_lib.metrics import mcnemar
 
+    for part in (earlier, later):
+        if set(part.get("test_verdicts", ())) != {str(nu) for nu in part["sizes"]}:
+            raise ValueError("a part without each size's test verdicts (an entry older than them) cannot be joined: "
+                             "the paired test of the joined curve needs them")
     for k in BAE_SHARED:
         if earlier.get(k) != later.get(k):
             raise ValueError(f"the two parts differ in {k!r} ({earlier.get(k)!r} and {later.get(k)!r}): they are not "
@@ -235,14 +272,14 @@ def joined_bae(earlier: dict, later: dict, paired: Callable[[int, int], dict]) -
             raise ValueError(f"nu = {nu} is in both parts but is not the same model with the same scores: {diff} differ")
     rows = {**again, **rows}
     sizes = sorted(rows)
-    out = {k: [rows[nu][k] for nu in sizes] for k in BAE_PER_SIZE}
-    for k in ("seconds_per_run", "weights_sha256"):
-        out[k] = {str(nu): rows[nu][k] for nu in sizes}
+    out = {k: {str(nu): rows[nu][k] for nu in sizes} if isinstance(later[k], dict) else [rows[nu][k] for nu in sizes]
+           for k in BAE_PER_SIZE}
     best = one_se_size(sizes, out["val_curve"], later["n_val"])
+    verdicts = [unpack_verdicts(out["test_verdicts"][str(nu)], later["n_test"]) for nu in (best, sizes[-1])]
     return {**out, **{k: later[k] for k in BAE_SHARED}, "sizes": sizes,
             "not_run": sorted((set(earlier.get("not_run", [])) | set(later.get("not_run", []))) - set(sizes)),
             "paper_size": sizes[max(range(len(sizes)), key=out["paper_curve"].__getitem__)],
-            "best_size": best, "widest_vs_best": paired(best, sizes[-1])}
+            "best_size": best, "widest_vs_best": mcnemar(*verdicts)}
 
 
 # ---------------------------------------------------------------- aae_parzen

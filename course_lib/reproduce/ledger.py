@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import time
 from collections.abc import Sequence
@@ -202,3 +203,37 @@ def read_ledger(name: str, directory: Path = LEDGER_DIR) -> dict | None:
     record = json.loads(path.read_text())
     check_ledger(name, record)
     return record
+
+
+def keep_model(path: Path, directory: Path = LEDGER_DIR) -> Path:
+    """Copy a model's cache file into ``<directory>/models/`` under its own name (atomically), next to the ledger.
+
+    For the models a run elsewhere needs to continue a reference run: the BAE curve's judge W
+    (100 KB), without which a later part of the curve would be judged by another W.
+    """
+    target = directory / "models" / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def restore_models(directory: Path = LEDGER_DIR) -> list[Path]:
+    """Copy each ``<directory>/models/*.pt`` into the model cache where the cache lacks it; return the copies.
+
+    The cache loads a file only where the key stored in it is the key asked for (the same
+    builder, recipe, arguments, profile, device and thread count), so a restored model is used
+    only by the training it came from.
+    """
+    from course_lib.cache import cache_dir
+
+    restored = []
+    for path in sorted((directory / "models").glob("*.pt")):
+        target = cache_dir() / path.name
+        if not target.exists():
+            tmp = target.with_suffix(".restoring")
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+            restored.append(target)
+    return restored
