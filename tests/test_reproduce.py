@@ -236,6 +236,15 @@ def test_every_committed_ledger_entry_is_well_formed():
         reproduce.check_ledger(path.stem, json.loads(path.read_text()))
 
 
+def test_every_committed_model_is_the_judge_of_a_committed_bae_curve_and_kept_under_its_digest():
+    entry = reproduce.read_ledger("bae_mnist")
+    judges = set().union(*map(reproduce.ledger.judge_digests, [entry, *entry["replicates"]] if entry else []))
+    for path in sorted((reproduce.LEDGER_DIR / "models").glob("*/*")):
+        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        assert reproduce.experiments.state_digest(state) == path.parent.name, f"{path} is not W {path.parent.name}"
+        assert path.parent.name in judges, f"{path} judges no committed curve"
+
+
 def test_published_sizes_train_first_for_each_sigma_then_the_widest_gaps_in_log_nu():
     order = reproduce.run_order([2000, 1, 8, 60, 3, 400], [1.0, 0.5])
     # after 1, 60, 2000: 8 is farthest from all of them in log nu (ln 8 = 2.08, ln 7.5 = 2.01), then
@@ -259,16 +268,49 @@ def test_the_judge_checkpoint_is_found_by_the_digest_of_its_weights(fresh_cache)
         reproduce.experiments.judge_checkpoint("0123")
 
 
-def test_a_kept_model_is_restored_into_an_empty_cache_and_never_over_a_cached_one(fresh_cache, tmp_path):
-    (fresh_cache / "ch08_bae.fit_judge-x-1.pt").write_bytes(b"W")
-    ledger = tmp_path / "ledger"
-    kept = reproduce.ledger.keep_model(fresh_cache / "ch08_bae.fit_judge-x-1.pt", ledger)
-    assert kept == ledger / "models" / "ch08_bae.fit_judge-x-1.pt" and kept.read_bytes() == b"W"
-    assert reproduce.ledger.restore_models(ledger) == []  # the cache holds it already
-    (fresh_cache / "ch08_bae.fit_judge-x-1.pt").unlink()
-    assert reproduce.ledger.restore_models(ledger) == [fresh_cache / "ch08_bae.fit_judge-x-1.pt"]
-    assert (fresh_cache / "ch08_bae.fit_judge-x-1.pt").read_bytes() == b"W"
-    assert not list(fresh_cache.glob("*.restoring")) and reproduce.ledger.restore_models(tmp_path / "none") == []
+def test_a_kept_model_is_restored_into_an_empty_cache_and_never_over_another_model(fresh_cache, tmp_path):
+    name, ledger = "ch08_bae.fit_judge-x-1.pt", tmp_path / "ledger"
+    (fresh_cache / name).write_bytes(b"W")
+    kept = reproduce.ledger.keep_model(fresh_cache / name, "d1", ledger)
+    assert kept == ledger / "models" / "d1" / name and kept.read_bytes() == b"W"
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / name).write_bytes(b"V")  # another W under the same key (another processor): kept apart
+    assert reproduce.ledger.keep_model(tmp_path / "other" / name, "d2", ledger).read_bytes() == b"V"
+    assert kept.read_bytes() == b"W"
+    assert reproduce.ledger.restore_models(["d1"], ledger) == []  # the cache holds it already
+    with pytest.raises(ValueError, match=f"the cache holds another {name} .*move"):
+        reproduce.ledger.restore_models(["d2"], ledger)
+    assert (fresh_cache / name).read_bytes() == b"W"  # nothing overwritten
+    (fresh_cache / name).unlink()
+    assert reproduce.ledger.restore_models(["d2"], ledger) == [fresh_cache / name]
+    assert (fresh_cache / name).read_bytes() == b"V" and not list(fresh_cache.glob("*.restoring"))
+    with pytest.raises(FileNotFoundError, match="no model kept under"):
+        reproduce.ledger.restore_models(["d3"], ledger)
+
+
+def _kept_judge(folder, device="cpu", threads=None):
+    """A judge W checkpoint in ``folder`` with the cache key's device and thread count; returns W's digest."""
+    W = MnistClassifier()
+    key = {"device": device, "threads": threads if threads is not None else reproduce.run_threads(1)}
+    torch.save({"key": key, "state_dict": W.state_dict(), "history": {}}, folder / "ch08_bae.fit_judge-k-1.pt")
+    return reproduce.experiments.state_digest(W)
+
+
+def test_a_run_that_cannot_continue_a_curve_is_refused_before_it_trains(fresh_cache, monkeypatch):
+    check = functools.partial(reproduce.experiments.check_continuable, epochs=2, n_train=64, n_val=10_000,
+                              n_test=8, threads=reproduce.run_threads(1))
+    part = {**_part([1, 6], val=[0.2, 0.7], paper=[0.2, 0.7]), "judge_sha256": _kept_judge(fresh_cache)}
+    check({"1.0": part, "0.5": {"not_run": [1]}})  # continuable (a level without sizes has nothing to check)
+    with pytest.raises(ValueError, match=r"\(epochs, n_train, n_val, n_test\) = \(2, 64, 10000, 8\), this run \(20,"):
+        check({"1.0": part}, epochs=20)
+    with pytest.raises(ValueError, match="lacks test verdicts"):
+        check({"1.0": {k: v for k, v in part.items() if k != "test_verdicts"}})
+    with pytest.raises(FileNotFoundError, match="no judge W with weights"):
+        check({"1.0": {**part, "judge_sha256": "0" * 16}})
+    _kept_judge(fresh_cache, device="cuda")  # the same W's file, keyed for a GPU run
+    with pytest.raises(ValueError, match="trained on cuda .*set COURSE_DEVICE=cuda"):
+        check({"1.0": {**part, "judge_sha256": reproduce.experiments.state_digest(torch.load(
+            fresh_cache / "ch08_bae.fit_judge-k-1.pt", weights_only=True)["state_dict"])}})
 
 
 def test_a_dry_run_cannot_write_or_time_reference_runs(monkeypatch, tmp_path):
@@ -396,6 +438,10 @@ def test_a_bae_run_continued_from_earlier_results_is_one_run_of_all_its_sizes(mo
     monkeypatch.setattr(ch, "judge", lambda dataset="mnist", profile=None, seed=0: W)  # skip training W
     run = functools.partial(reproduce.bae_mnist, sigmas=[1.0], workers=1, deadline=float("inf"), epochs=2, n_train=64)
     first = run([8])
+    kept = fresh_cache / "kept"
+    kept.mkdir()
+    _kept_judge(kept)  # its cache key (this machine's device and threads): all check_continuable reads of it
+    monkeypatch.setattr(reproduce.experiments, "judge_checkpoint", lambda digest: kept / "ch08_bae.fit_judge-k-1.pt")
     monkeypatch.setenv("COURSE_CACHE", str(fresh_cache / "elsewhere"))  # the first part's model is not in this cache
     joined = run([2, 8], earlier=first)["1.0"]  # nu = 8 is the first part's: only 2 trains
     assert len(list((fresh_cache / "elsewhere").glob("ch08_bae.fit_bae-*.pt"))) == 1
@@ -403,8 +449,13 @@ def test_a_bae_run_continued_from_earlier_results_is_one_run_of_all_its_sizes(mo
     assert joined["sizes"] == [2, 8] and joined["weights_sha256"] == whole["weights_sha256"]
     keep = lambda r: {k: v for k, v in r.items() if k != "seconds_per_run"}  # noqa: E731 (8 trained twice)
     assert keep(joined) == keep(whole) and joined["seconds_per_run"]["8"] == first["1.0"]["seconds_per_run"]["8"]
-    with pytest.raises(ValueError, match="cannot form one curve"):
-        run([2], earlier={"1.0": {**first["1.0"], "judge_sha256": "another W"}})
+    with monkeypatch.context() as m:  # another W: refused before any autoencoder trains
+        m.setattr(reproduce.experiments, "_bae_run", lambda *a: pytest.fail("it trained"))
+        with pytest.raises(ValueError, match="earlier: its sigma = 1.0 models were judged by W another W"):
+            run([2], earlier={"1.0": {**first["1.0"], "judge_sha256": "another W"}})
+    # another noise level continues the run too; the curve at sigma = 1 stays as it was
+    other = reproduce.bae_mnist([], [0.5], 1, float("inf"), 2, 64, earlier=first)
+    assert other == {"1.0": first["1.0"], "0.5": {"not_run": []}}
 
 
 def test_extend_keeps_the_entry_it_continues_in_its_provenance(monkeypatch, tmp_path):
@@ -415,12 +466,17 @@ def test_extend_keeps_the_entry_it_continues_in_its_provenance(monkeypatch, tmp_
     reproduce.write_ledger("bae_mnist", {**previous, "results": {"1.0": {"sizes": [1]}}}, tmp_path)
     with pytest.raises(SystemExit):
         reproduce.main(["aae_parzen", "--extend", "--out", str(tmp_path)])  # bae_mnist only
-    seen = {}
+    with pytest.raises(SystemExit):
+        reproduce.main(["bae_mnist", "--extend", "--epochs", "2", "--out", str(tmp_path / "x")])  # reduced
+    seen, W = {}, tmp_path / "W.pt"
+    W.write_bytes(b"W")
+    monkeypatch.setattr(reproduce.experiments, "judge_checkpoint", lambda digest: W)
     monkeypatch.setattr(reproduce.experiments, "bae_mnist", lambda *a, earlier=None: seen.update(earlier=earlier)
-                        or {"1.0": {"sizes": [1, 2]}})
+                        or {"1.0": {"sizes": [1, 2], "judge_sha256": "w1"}})
     assert reproduce.main(["bae_mnist", "--extend", "--sizes", "2", "--sigmas", "1", "--out", str(tmp_path)]) == 0
     entry = reproduce.read_ledger("bae_mnist", tmp_path)
     assert seen["earlier"] == {"1.0": {"sizes": [1]}} and entry["continues"] == [previous["provenance"]]
+    assert (tmp_path / "models" / "w1" / "W.pt").read_bytes() == b"W"  # its W, kept for the next part
     assert entry["replicates"] == []  # the entry it continues is part of it, not a replicate
     assert entry["results"]["1.0"]["not_run"] == sorted(set(reproduce.BAE_SIZES) - {1, 2})
     with pytest.raises(ValueError, match=r"continues\[0\]: provenance field 'threads'"):

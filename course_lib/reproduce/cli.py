@@ -15,6 +15,7 @@ from course_lib.reproduce.catalog import AAE_EPOCHS, BAE_SIZES, EXPERIMENTS, HEA
 from course_lib.reproduce.ledger import (
     LEDGER_DIR,
     adopt,
+    judge_digests,
     keep_model,
     provenance,
     read_ledger,
@@ -60,7 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name not in EXPERIMENTS:
             parser.error(f"--adopt: {args.adopt} is not a ledger entry of an experiment in {sorted(EXPERIMENTS)}")
         previous = read_ledger(name, args.out)
-        return _write(adopt(record, previous), args.out)
+        entry = adopt(record, previous)
+        for digest in judge_digests(record):  # the W its run kept beside it, for --extend
+            for path in sorted((args.adopt.parent / "models" / digest).glob("*.pt")):
+                print(f"kept W in {keep_model(path, digest, args.out)} (for --extend)")
+        return _write(entry, args.out)
     if args.list or args.experiment is None:
         from course_lib.profile import set_threads
 
@@ -114,24 +119,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if previous is not None and previous["paper_scale"] and not paper_scale:
         parser.error(f"{args.out} holds a paper-scale {args.experiment} entry, which a reduced run would replace: "
                      "give a reduced run its own --out folder")
-    if args.extend and (args.experiment != "bae_mnist" or previous is None or not previous["paper_scale"]
-                        or not paper_scale):
-        parser.error(f"--extend continues the paper-scale bae_mnist entry in {args.out} with a paper-scale run: "
-                     f"{'none there' if previous is None else 'not this run and entry'}")
+    if args.extend:  # it continues the paper-scale bae_mnist entry in --out with a paper-scale run
+        if args.experiment != "bae_mnist":
+            parser.error(f"--extend continues a bae_mnist curve, not {args.experiment}")
+        if previous is None or not previous["paper_scale"]:
+            parser.error(f"--extend: {args.out} holds no paper-scale bae_mnist entry to continue")
+        if not paper_scale:
+            parser.error("--extend: a reduced run (--epochs, --n-train, or sizes off the paper's grid) cannot "
+                         "continue a paper-scale curve")
     started, commit = time.time(), source_commit()  # the code that runs is the code checked out now
     threads = experiments.run_threads(args.workers)  # what each process trains with, kept in the provenance
     command = [sys.executable, "-m", "course_lib.reproduce", *(argv if argv is not None else sys.argv[1:])]
     if args.experiment == "bae_mnist":
         if args.extend:  # the earlier run's judge W, into this machine's cache (a fresh machine would train another)
-            for path in restore_models(args.out):
+            for path in restore_models(judge_digests(previous), args.out):
                 print(f"restored {path.name} from {args.out / 'models'}", flush=True)
         results = experiments.bae_mnist(args.sizes, args.sigmas, args.workers, started + args.budget, epochs, args.n_train,
                                         earlier=previous["results"] if args.extend else None)
         if paper_scale:  # every run follows the paper's protocol; sizes it did not reach are listed as not_run
             for r in results.values():
                 r["not_run"] = sorted(set(BAE_SIZES) - set(r.get("sizes", ())))
-            for digest in {r["judge_sha256"] for r in results.values() if "judge_sha256" in r}:
-                print(f"kept W in {keep_model(experiments.judge_checkpoint(digest), args.out)} (for --extend)")
+            for digest in judge_digests({"results": results}):
+                print(f"kept W in {keep_model(experiments.judge_checkpoint(digest), digest, args.out)} (for --extend)")
     elif args.experiment == "vae_iwae":
         results = experiments.vae_iwae(args.stages, args.n_train or 59_600, args.k, args.n_test)
     else:

@@ -142,9 +142,10 @@ def bae_mnist(
 
     ``earlier``: the results (per sigma) of a run this one continues, whose models this
     machine's cache need not hold. Its sizes are not run again: they are joined with the sizes
-    run now into one curve (:func:`joined_bae`), which needs the same judge W (checked before
-    any training: :func:`course_lib.reproduce.ledger.restore_models` puts the earlier run's W
-    into the cache) and the same protocol.
+    run now into one curve (:func:`joined_bae`), which needs the same judge W and the same
+    protocol (:func:`check_continuable` before W is fetched, W's digest before any
+    autoencoder trains; :func:`course_lib.reproduce.ledger.restore_models` puts the earlier
+    run's W into the cache). Its noise levels not in ``sigmas`` are kept as they are.
     """
     from course_lib.chapters.ch08_bae import judge, sweep
     from course_lib.metrics import mcnemar
@@ -153,6 +154,7 @@ def bae_mnist(
     with pinned_threads(run_threads(workers)):  # one count for the run and its workers (see run_threads)
         p = get_profile("full")
         n_train = n_train or p.n_train
+        check_continuable(earlier or {}, epochs, n_train, p.n_val, p.n_test, run_threads(workers))
         w_digest = state_digest(judge("mnist", p))  # trained once here, loaded by every worker
         print(f"bae_mnist: {time.strftime('%H:%M:%S')} the judge W is ready (weights sha256 {w_digest})", flush=True)
         for s, old in (earlier or {}).items():
@@ -182,7 +184,7 @@ def bae_mnist(
         for s in sigmas:
             ran, old = sorted(done[s]), (earlier or {}).get(str(s), {})
             if not ran:
-                out[str(s)] = old if old.get("sizes") else {"not_run": sorted(set(sizes) - set(old.get("sizes", ())))}
+                out[str(s)] = old if old.get("sizes") else {"not_run": sorted(sizes)}
                 continue
             r = sweep(ran, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=s, profile=p)
             best, widest = ran.index(r.best_size), len(ran) - 1
@@ -209,7 +211,41 @@ def bae_mnist(
             }
             if old.get("sizes"):
                 out[str(s)] = joined_bae(old, out[str(s)])
-        return out
+        kept = {s: dict(r) for s, r in (earlier or {}).items()}  # copies: the caller's entry is not written into
+        return {**kept, **out}  # a noise level this run did not touch stays as the earlier run left it
+
+
+def check_continuable(earlier: dict, epochs: int, n_train: int, n_val: int, n_test: int, threads: int) -> None:
+    """Before any training: raise ``ValueError`` unless a run with these settings can continue ``earlier``.
+
+    Per noise level with sizes: the same protocol (``epochs``, ``n_train``, ``n_val``,
+    ``n_test``), each size's ``test_verdicts`` (entries older than them cannot be joined), and
+    its judge W in the cache (:func:`judge_checkpoint`) under this run's device and thread
+    count, so that the run loads it instead of training another W (the cache keys a model
+    by both).
+    """
+    from course_lib.profile import get_device
+
+    device = get_device().type
+    here = (device, threads if device == "cpu" else None)
+    for s, old in earlier.items():
+        if not old.get("sizes"):
+            continue
+        ours, theirs = (epochs, n_train, n_val, n_test), tuple(old.get(k) for k in ("epochs", "n_train", "n_val", "n_test"))
+        if ours != theirs:
+            raise ValueError(f"earlier: its sigma = {s} curve has (epochs, n_train, n_val, n_test) = {theirs}, "
+                             f"this run {ours}")
+        if set(old.get("test_verdicts", ())) != {str(nu) for nu in old["sizes"]}:
+            raise ValueError(f"earlier: its sigma = {s} curve lacks test verdicts (it predates them) and cannot be "
+                             "joined; its paired test would need its models")
+        if "judge_sha256" not in old:
+            raise ValueError(f"earlier: its sigma = {s} curve does not name its judge W")
+        key = torch.load(judge_checkpoint(old["judge_sha256"]), map_location="cpu", weights_only=True)["key"]
+        if (key["device"], key["threads"]) != here:
+            raise ValueError(f"earlier: its judge W {old['judge_sha256']} was trained on {key['device']} with "
+                             f"{key['threads']} thread(s), and the cache gives it only to a run with those; this run "
+                             f"has {here[0]} with {here[1]}: set COURSE_DEVICE={key['device']} and COURSE_THREADS="
+                             f"{key['threads']} (one worker per {key['threads']} threads)")
 
 
 def pack_verdicts(correct: np.ndarray) -> str:
@@ -217,11 +253,11 @@ def pack_verdicts(correct: np.ndarray) -> str:
     return base64.b64encode(np.packbits(np.asarray(correct, dtype=bool)).tobytes()).decode("ascii")
 
 
-def unpack_verdicts(text: str, n: int) -> np.ndarray:
-    """The ``[n]`` booleans :func:`pack_verdicts` wrote as ``text``."""
+def unpack_verdicts(text: str, n: int, what: str = "test verdicts") -> np.ndarray:
+    """The ``[n]`` booleans :func:`pack_verdicts` wrote as ``text`` (``what`` names them in an error)."""
     bits = np.unpackbits(np.frombuffer(base64.b64decode(text), dtype=np.uint8))
     if len(bits) < n or bits[n:].any():
-        raise ValueError(f"test verdicts hold {len(bits)} bits, expected {n} (and zero padding)")
+        raise ValueError(f"{what}: {len(bits)} bits, expected {n} (and zero padding)")
     return bits[:n].astype(bool)
 
 
@@ -275,7 +311,7 @@ def joined_bae(earlier: dict, later: dict) -> dict:
     out = {k: {str(nu): rows[nu][k] for nu in sizes} if isinstance(later[k], dict) else [rows[nu][k] for nu in sizes]
            for k in BAE_PER_SIZE}
     best = one_se_size(sizes, out["val_curve"], later["n_val"])
-    verdicts = [unpack_verdicts(out["test_verdicts"][str(nu)], later["n_test"]) for nu in (best, sizes[-1])]
+    verdicts = [unpack_verdicts(out["test_verdicts"][str(nu)], later["n_test"], f"nu = {nu}") for nu in (best, sizes[-1])]
     return {**out, **{k: later[k] for k in BAE_SHARED}, "sizes": sizes,
             "not_run": sorted((set(earlier.get("not_run", [])) | set(later.get("not_run", []))) - set(sizes)),
             "paper_size": sizes[max(range(len(sizes)), key=out["paper_curve"].__getitem__)],

@@ -10,7 +10,7 @@ import shlex
 import shutil
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import torch
@@ -205,13 +205,20 @@ def read_ledger(name: str, directory: Path = LEDGER_DIR) -> dict | None:
     return record
 
 
-def keep_model(path: Path, directory: Path = LEDGER_DIR) -> Path:
-    """Copy a model's cache file into ``<directory>/models/`` under its own name (atomically), next to the ledger.
+def judge_digests(record: dict) -> set[str]:
+    """The ``judge_sha256`` digests of the judges W behind ``record``'s results (its own, not its replicates')."""
+    return {r["judge_sha256"] for r in record.get("results", {}).values() if isinstance(r, dict) and "judge_sha256" in r}
+
+
+def keep_model(path: Path, digest: str, directory: Path = LEDGER_DIR) -> Path:
+    """Copy a model's cache file to ``<directory>/models/<digest>/<its name>`` (atomically), next to the ledger.
 
     For the models a run elsewhere needs to continue a reference run: the BAE curve's judge W
-    (100 KB), without which a later part of the curve would be judged by another W.
+    (about 100 KB), without which a later part of the curve would be judged by another W.
+    ``digest`` is the model's weight digest: two W trained under one cache key (the same
+    code on two processors) have one file name and different weights, and are kept apart.
     """
-    target = directory / "models" / path.name
+    target = directory / "models" / digest / path.name
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
     shutil.copyfile(path, tmp)
@@ -219,19 +226,31 @@ def keep_model(path: Path, directory: Path = LEDGER_DIR) -> Path:
     return target
 
 
-def restore_models(directory: Path = LEDGER_DIR) -> list[Path]:
-    """Copy each ``<directory>/models/*.pt`` into the model cache where the cache lacks it; return the copies.
+def restore_models(digests: Collection[str], directory: Path = LEDGER_DIR) -> list[Path]:
+    """Copy the models :func:`keep_model` kept under each of ``digests`` into the model cache; return the copies.
 
     The cache loads a file only where the key stored in it is the key asked for (the same
-    builder, recipe, arguments, profile, device and thread count), so a restored model is used
-    only by the training it came from.
+    builder, recipe, arguments, profile, device and thread count). Nothing is overwritten.
+
+    Raises:
+        FileNotFoundError: where ``<directory>/models/<digest>/`` holds no model.
+        ValueError: where the cache holds another file under a kept model's name (a model
+            trained under the same key, with other weights): naming it, to be moved away.
     """
     from course_lib.cache import cache_dir
 
     restored = []
-    for path in sorted((directory / "models").glob("*.pt")):
-        target = cache_dir() / path.name
-        if not target.exists():
+    for digest in sorted(digests):
+        kept = sorted((directory / "models" / digest).glob("*.pt"))
+        if not kept:
+            raise FileNotFoundError(f"no model kept under {directory / 'models' / digest}")
+        for path in kept:
+            target = cache_dir() / path.name
+            if target.exists():
+                if target.read_bytes() != path.read_bytes():
+                    raise ValueError(f"the cache holds another {path.name} than the one kept in {path.parent}: "
+                                     f"another model trained under the same key; move {target} away and run again")
+                continue
             tmp = target.with_suffix(".restoring")
             shutil.copyfile(path, tmp)
             os.replace(tmp, target)
