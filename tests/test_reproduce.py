@@ -243,6 +243,7 @@ def test_every_committed_model_is_the_judge_of_a_committed_bae_curve_and_kept_un
         state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
         assert reproduce.experiments.state_digest(state) == path.parent.name, f"{path} is not W {path.parent.name}"
         assert path.parent.name in judges, f"{path} judges no committed curve"
+    assert entry is None or reproduce.ledger.judge_digests(entry) <= {p.name for p in reproduce.LEDGER_DIR.glob("models/*")}
 
 
 def test_published_sizes_train_first_for_each_sigma_then_the_widest_gaps_in_log_nu():
@@ -367,6 +368,19 @@ def test_a_rerun_from_the_same_cache_is_not_a_replicate():
     assert resumed["replicates"] == [older]  # the resumed entry is not independent of it: only its replicate stays
     other = reproduce.adopt(_with_models(later, "dd"), old_with_one)  # another machine's models: a replicate
     assert other["replicates"] == [older, {k: v for k, v in old.items()}]
+
+
+def test_an_entry_older_than_weight_digests_is_recognised_by_its_scores_at_every_epoch():
+    scores = {"sizes": [1, 60], "val_accuracy_per_epoch": [[0.13, 0.14], [0.70, 0.71]],
+              "test_accuracy_per_epoch": [[0.12, 0.15], [0.69, 0.72]]}
+    old = {**_record("bae_mnist"), "results": {"1.0": dict(scores)}}  # no weights_sha256: it predates them
+    new = {**_record("bae_mnist"), "results": {"1.0": {**scores, "sizes": [1, 8], "weights_sha256": {"1": "a"}}}}
+    new["provenance"] = {**new["provenance"], "date": "2026-11-29T03:00:00+00:00"}
+    new["results"]["1.0"]["test_accuracy_per_epoch"] = [[0.12, 0.15], [0.60, 0.61]]  # nu = 1 scores as old's nu = 1
+    assert reproduce.adopt(new, {**old, "replicates": []})["replicates"] == []  # the same model: not a replicate
+    other = json.loads(json.dumps(new))
+    other["results"]["1.0"]["val_accuracy_per_epoch"][0][1] = 0.1401  # one epoch differs: another model
+    assert reproduce.adopt(other, {**old, "replicates": []})["replicates"] == [old]
 
 
 def test_a_replicate_continued_from_the_same_cache_is_superseded_not_kept():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -142,11 +143,21 @@ def _check_provenance(name: str, prov: object) -> None:
 
 
 def model_digests(record: dict) -> set[str]:
-    """The ``weights_sha256`` digests of the models behind ``record``'s results (empty for entries that predate them)."""
+    """Digests of the models behind ``record``'s results: two entries that share one share a model.
+
+    Their ``weights_sha256`` digests, and for each size of a BAE curve a digest of its
+    validation and test accuracy at every epoch (``"scores:..."``), which recognises the same
+    model in an entry older than weight digests: the same code on the same kind of processor
+    with the same W and seeds trains the same model, bit for bit, and two independent runs do
+    not score alike at every epoch (a model whose scores never move, a collapsed one, could).
+    """
     found: set[str] = set()
 
     def walk(value: object) -> None:
         if isinstance(value, dict):
+            if {"sizes", "val_accuracy_per_epoch", "test_accuracy_per_epoch"} <= set(value):
+                for val, test in zip(value["val_accuracy_per_epoch"], value["test_accuracy_per_epoch"]):
+                    found.add("scores:" + hashlib.sha256(json.dumps([val, test]).encode()).hexdigest()[:16])
             for key, item in value.items():
                 if key == "weights_sha256":
                     found.update(item.values() if isinstance(item, dict) else [item])
