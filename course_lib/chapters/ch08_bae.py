@@ -12,13 +12,14 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from course_lib.cache import trained
+from course_lib.cache import cache_dir, state_digest, trained
 from course_lib.chapters.common import mnist_classifier
 from course_lib.checks import check_choice
 from course_lib.corruption import gaussian_noise
@@ -35,7 +36,7 @@ from course_lib.train import History, apply_batched, fit
 # ---------------------------------------------------------------- the judge
 
 
-def judge(dataset: str = "mnist", profile: Profile | None = None, seed: int = 0) -> nn.Module:
+def judge(dataset: str = "mnist", profile: Profile | None = None, seed: int = 0, sha256: str | None = None) -> nn.Module:
     """The frozen classifier W for ``dataset`` (``"mnist"`` or ``"fashion"``), trained once and cached.
 
     Below ``full``, MNIST's W is the course's :func:`~course_lib.chapters.common.mnist_classifier`
@@ -49,12 +50,27 @@ def judge(dataset: str = "mnist", profile: Profile | None = None, seed: int = 0)
         dataset: ``"mnist"`` or ``"fashion"``.
         profile: run profile (default: the active one): training images and epochs.
         seed: initialization and training seed.
+        sha256: MNIST at ``full`` only: the W in the cache whose weights have this
+            :func:`~course_lib.cache.state_digest` (:func:`judge_checkpoint`), whatever device and
+            thread count trained it, instead of the W the cache keys for this machine. A curve
+            begun elsewhere is continued with its own W so (``python -m course_lib.reproduce
+            bae_mnist --extend``).
 
     Returns:
         W in eval mode on the CPU, its parameters without gradients.
+
+    Raises:
+        ValueError: ``sha256`` given for another data set or profile.
+        FileNotFoundError: no W with weights ``sha256`` in the cache.
     """
     profile = profile or get_profile()
     check_choice("dataset", dataset, DATASETS)
+    if sha256 is not None:
+        if dataset != "mnist" or profile.name != "full":
+            raise ValueError(f"sha256 names a judge W of MNIST at the full profile, not of {dataset!r} at {profile.name!r}")
+        model = MnistClassifier()
+        model.load_state_dict(torch.load(judge_checkpoint(sha256), map_location="cpu", weights_only=True)["state_dict"])
+        return model.eval().requires_grad_(False)
     if dataset == "mnist" and profile.name != "full":
         return mnist_classifier(profile, seed)
     if dataset == "mnist":
@@ -68,6 +84,19 @@ def judge(dataset: str = "mnist", profile: Profile | None = None, seed: int = 0)
                         "lr": 1e-3, "labels": True},
                        seed=seed, profile=profile)
     return model.requires_grad_(False)
+
+
+def judge_checkpoint(digest: str) -> Path:
+    """The cache file of the MNIST judge W whose weights have :func:`~course_lib.cache.state_digest` ``digest``.
+
+    Raises:
+        FileNotFoundError: when the cache holds no such W.
+    """
+    for path in sorted(cache_dir().glob("*fit_judge-*.pt")):
+        state = torch.load(path, map_location="cpu", weights_only=True).get("state_dict", {})
+        if state_digest(state) == digest:
+            return path
+    raise FileNotFoundError(f"no judge W with weights {digest} in {cache_dir()}")
 
 
 def fit_judge(model: MnistClassifier, *, seed: int, n_train: int, n_val: int, epochs: int) -> History:
@@ -257,7 +286,7 @@ def fit_bae(
 
 def benign_autoencoder(
     latent_dim: int, *, dataset: str, profile: str, judge_seed: int = 0, lam: float = PAPER_LAM, sigma: float = 1.0,
-    stochastic: bool = True,
+    stochastic: bool = True, judge_sha256: str | None = None,
 ) -> BenignAutoencoder:
     """An untrained ``784-512-256-nu`` benign autoencoder judged by W = :func:`judge` of ``dataset``.
 
@@ -274,15 +303,17 @@ def benign_autoencoder(
         lam: penalty weight per image (the paper's: 1/32).
         sigma: standard deviation of the input noise.
         stochastic: the paper's sampled code (mean and log-variance heads, no KL).
+        judge_sha256: W by its weights instead (see :func:`judge`): the key then names W itself.
     """
     with torch.random.fork_rng():
-        classifier = judge(dataset, get_profile(profile), judge_seed)
+        classifier = judge(dataset, get_profile(profile), judge_seed, judge_sha256)
     return BenignAutoencoder.mlp(classifier, latent_dim, lam=lam, sigma=sigma, stochastic=stochastic)
 
 
 def trained_bae(
     latent_dim: int, *, epochs: int, n_train: int, n_val: int, n_test: int, dataset: str = "mnist",
     lam: float = PAPER_LAM, sigma: float = 1.0, seed: int = 0, profile: Profile | None = None,
+    judge_sha256: str | None = None,
 ) -> tuple[BenignAutoencoder, History]:
     """One benign autoencoder ``784-512-256-nu`` in the paper's formulation, trained by :func:`fit_bae` and cached.
 
@@ -298,6 +329,7 @@ def trained_bae(
         sigma: standard deviation of the input noise.
         seed: initialization, training noise and training seed.
         profile: part of the cache key (W depends on it); default: the active one.
+        judge_sha256: W by its weights (see :func:`judge`), part of the key: MNIST at ``full``.
 
     Returns:
         ``(model, history)``: the model of the best validation epoch, in eval mode on the
@@ -306,7 +338,7 @@ def trained_bae(
     profile = profile or get_profile()
     return trained(
         benign_autoencoder, {"latent_dim": latent_dim, "dataset": dataset, "profile": profile.name, "lam": lam,
-                             "sigma": sigma},
+                             "sigma": sigma, "judge_sha256": judge_sha256},
         fit_bae, {"dataset": dataset, "n_train": n_train, "n_val": n_val, "n_test": n_test, "epochs": epochs},
         seed=seed, profile=profile,
     )
@@ -409,6 +441,7 @@ def one_se_size(sizes: Sequence[int], val_curve: Sequence[float], n_val: int) ->
 def sweep(
     sizes: Sequence[int], *, epochs: int, n_train: int, n_val: int, n_test: int, seed: int = 0,
     dataset: str = "mnist", lam: float = PAPER_LAM, sigma: float = 1.0, profile: Profile | None = None,
+    judge_sha256: str | None = None,
 ) -> Sweep:
     """Train (or load) one benign autoencoder per size (:func:`trained_bae`) and collect its scores.
 
@@ -428,18 +461,19 @@ def sweep(
         sigma: standard deviation of the input noise (training and scoring).
         profile: run profile (default: the active one); W is :func:`judge` of ``dataset`` under
             the profile of that name.
+        judge_sha256: W by its weights instead (see :func:`judge`).
     """
     if list(sizes) != sorted(set(sizes)) or not sizes:
         raise ValueError(f"sizes must be distinct and increasing, got {list(sizes)}")
     start = time.perf_counter()
     profile = profile or get_profile()
-    W = judge(dataset, get_profile(profile.name))  # the models' judge (see benign_autoencoder)
+    W = judge(dataset, get_profile(profile.name), sha256=judge_sha256)  # the models' judge (see benign_autoencoder)
     (x_val, y_val), (x_test, y_test) = labelled_images(dataset, "val", n_val), labelled_images(dataset, "test", n_test)
     per_epoch = {k: np.zeros((len(sizes), epochs)) for k in ("val_accuracy", "test_accuracy", "val_rec", "test_rec")}
     test_correct, penalty = np.zeros((len(sizes), len(x_test)), dtype=bool), np.zeros(len(sizes))
     for i, nu in enumerate(progress_bar(sizes, desc="sweep", leave=True)):
         model, history = trained_bae(nu, epochs=epochs, n_train=n_train, n_val=n_val, n_test=n_test, dataset=dataset,
-                                     lam=lam, sigma=sigma, seed=seed, profile=profile)
+                                     lam=lam, sigma=sigma, seed=seed, profile=profile, judge_sha256=judge_sha256)
         for k, arr in per_epoch.items():
             arr[i] = history[k]
         penalty[i] = history["penalty"][-1]

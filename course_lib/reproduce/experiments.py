@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import math
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
 
+from course_lib.cache import state_digest
+from course_lib.chapters.ch08_bae import judge_checkpoint
 from course_lib.profile import env_threads, pinned_threads, set_threads, usable_cores
 from course_lib.reproduce.catalog import AAE_COMPARISONS, AAE_EPOCHS, AAE_SIGMAS, BAE_FIRST
 
@@ -22,48 +22,24 @@ T = TypeVar("T")
 # ---------------------------------------------------------------- bae_mnist
 
 
-def _bae_run(sigma: float, nu: int, epochs: int, n_train: int) -> tuple[float, int, float, str]:
+def _bae_run(sigma: float, nu: int, epochs: int, n_train: int, judge_sha256: str | None = None,
+             ) -> tuple[float, int, float, str, str]:
     """Train (or load) one of the paper's models at ``full``; runs in a worker process.
 
-    Returns ``(sigma, nu, seconds, weights)``: ``seconds`` is the model's training time as its
-    history recorded it when it was trained, so a run resumed from the cache reports it too;
-    ``weights`` is its :func:`state_digest`.
+    Returns ``(sigma, nu, seconds, weights, device)``: ``seconds`` is the model's training time
+    as its history recorded it when it was trained, so a run resumed from the cache reports it
+    too; ``weights`` is its :func:`~course_lib.cache.state_digest`; ``device`` where this
+    process trains (:func:`~course_lib.reproduce.ledger.device_name`). ``judge_sha256``: W by
+    its weights (:func:`~course_lib.chapters.ch08_bae.judge`), for a curve begun elsewhere.
     """
     from course_lib.chapters.ch08_bae import trained_bae
     from course_lib.profile import get_profile
+    from course_lib.reproduce.ledger import device_name
 
     p = get_profile("full")
     model, history = trained_bae(nu, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=sigma,
-                                 profile=p)
-    return sigma, nu, float(sum(history["time"])), state_digest(model)
-
-
-def state_digest(model: torch.nn.Module | Mapping[str, torch.Tensor]) -> str:
-    """The first 16 hex digits of the SHA-256 of ``model``'s weights (names, shapes and float32 bytes, in name order).
-
-    ``model``: a module, or its ``state_dict``.
-    """
-    h = hashlib.sha256()
-    state = model.state_dict() if isinstance(model, torch.nn.Module) else model
-    for name, t in sorted(state.items()):
-        h.update(f"{name}{tuple(t.shape)}".encode())
-        h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def judge_checkpoint(digest: str) -> Path:
-    """The cache file of the MNIST judge W whose weights have :func:`state_digest` ``digest``.
-
-    Raises:
-        FileNotFoundError: when the cache holds no such W.
-    """
-    from course_lib.cache import cache_dir
-
-    for path in sorted(cache_dir().glob("*fit_judge-*.pt")):
-        state = torch.load(path, map_location="cpu", weights_only=True).get("state_dict", {})
-        if state_digest(state) == digest:
-            return path
-    raise FileNotFoundError(f"no judge W with weights {digest} in {cache_dir()}")
+                                 profile=p, judge_sha256=judge_sha256)
+    return sigma, nu, float(sum(history["time"])), state_digest(model), device_name()
 
 
 def run_order(
@@ -145,7 +121,9 @@ def bae_mnist(
     run now into one curve (:func:`joined_bae`), which needs the same judge W and the same
     protocol (:func:`check_continuable` before W is fetched, W's digest before any
     autoencoder trains; :func:`course_lib.reproduce.ledger.restore_models` puts the earlier
-    run's W into the cache). Its noise levels not in ``sigmas`` are kept as they are.
+    run's W into the cache). A W trained on another device or thread count is fetched by its
+    weights, and the models trained with it are keyed by them. Each size records the device it
+    trained on (``trained_on``). Its noise levels not in ``sigmas`` are kept as they are.
     """
     from course_lib.chapters.ch08_bae import judge, sweep
     from course_lib.metrics import mcnemar
@@ -154,8 +132,8 @@ def bae_mnist(
     with pinned_threads(run_threads(workers)):  # one count for the run and its workers (see run_threads)
         p = get_profile("full")
         n_train = n_train or p.n_train
-        check_continuable(earlier or {}, epochs, n_train, p.n_val, p.n_test, run_threads(workers))
-        w_digest = state_digest(judge("mnist", p))  # trained once here, loaded by every worker
+        pin = check_continuable(earlier or {}, epochs, n_train, p.n_val, p.n_test, run_threads(workers))
+        w_digest = state_digest(judge("mnist", p, sha256=pin))  # trained once here, loaded by every worker
         print(f"bae_mnist: {time.strftime('%H:%M:%S')} the judge W is ready (weights sha256 {w_digest})", flush=True)
         for s, old in (earlier or {}).items():
             if old.get("sizes") and old.get("judge_sha256") != w_digest:
@@ -164,20 +142,21 @@ def bae_mnist(
         runs = run_order(sizes, sigmas, {float(s): r.get("sizes", ()) for s, r in (earlier or {}).items()})
         done: dict[float, dict[int, float]] = {s: {} for s in sigmas}  # seconds of each run
         weights: dict[float, dict[int, str]] = {s: {} for s in sigmas}
+        devices: dict[float, dict[int, str]] = {s: {} for s in sigmas}  # where each model trained
         if workers == 1:  # in this process (a CPU machine, or a test)
             longest = 0.0
             for s, nu in runs:
                 if time.time() + longest > deadline:  # a run that cannot finish in time is not started
                     print(f"bae_mnist: deadline: {len(runs) - sum(map(len, done.values()))} runs not started", flush=True)
                     break
-                _, _, seconds, weights[s][nu] = _bae_run(s, nu, epochs, n_train)
+                _, _, seconds, weights[s][nu], devices[s][nu] = _bae_run(s, nu, epochs, n_train, pin)
                 done[s][nu], longest = seconds, max(longest, seconds)
                 print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} ready (its training took {seconds:.0f} s) "
                       f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
         else:
-            for s, nu, seconds, digest in in_pool(_bae_run, [(s, nu, epochs, n_train) for s, nu in runs], workers,
-                                                  deadline):
-                done[s][nu], weights[s][nu] = seconds, digest
+            for s, nu, seconds, digest, device in in_pool(_bae_run, [(s, nu, epochs, n_train, pin) for s, nu in runs],
+                                                          workers, deadline):
+                done[s][nu], weights[s][nu], devices[s][nu] = seconds, digest, device
                 print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} ready (its training took {seconds:.0f} s) "
                       f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
         out = {}
@@ -186,7 +165,8 @@ def bae_mnist(
             if not ran:
                 out[str(s)] = old if old.get("sizes") else {"not_run": sorted(sizes)}
                 continue
-            r = sweep(ran, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=s, profile=p)
+            r = sweep(ran, epochs=epochs, n_train=n_train, n_val=p.n_val, n_test=p.n_test, sigma=s, profile=p,
+                      judge_sha256=pin)
             best, widest = ran.index(r.best_size), len(ran) - 1
             out[str(s)] = {
                 "sizes": ran,
@@ -206,6 +186,7 @@ def bae_mnist(
                 "seconds_per_run": {str(nu): round(done[s][nu], 3) for nu in ran},  # ms: a test run trains in ms
                 "judge_sha256": w_digest,  # which W judged these models: runs with the same W share one curve
                 "weights_sha256": {str(nu): weights[s][nu] for nu in ran},  # which models: see ledger.adopt
+                "trained_on": {str(nu): devices[s][nu] for nu in ran},
                 # each model's verdict on each test digit: a later part of the run pairs its sizes with these
                 "test_verdicts": {str(nu): pack_verdicts(c) for nu, c in zip(ran, r.test_correct)},
             }
@@ -215,19 +196,23 @@ def bae_mnist(
         return {**kept, **out}  # a noise level this run did not touch stays as the earlier run left it
 
 
-def check_continuable(earlier: dict, epochs: int, n_train: int, n_val: int, n_test: int, threads: int) -> None:
+def check_continuable(earlier: dict, epochs: int, n_train: int, n_val: int, n_test: int, threads: int) -> str | None:
     """Before any training: raise ``ValueError`` unless a run with these settings can continue ``earlier``.
 
     Per noise level with sizes: the same protocol (``epochs``, ``n_train``, ``n_val``,
-    ``n_test``), each size's ``test_verdicts`` (entries older than them cannot be joined), and
-    its judge W in the cache (:func:`judge_checkpoint`) under this run's device and thread
-    count, so that the run loads it instead of training another W (the cache keys a model
-    by both).
+    ``n_test``), each size's ``test_verdicts`` and ``trained_on`` (entries older than them
+    cannot be joined), and its judge W in the cache (:func:`judge_checkpoint`).
+
+    Returns:
+        ``None`` when W's cache key is this run's (its device and, on a CPU, its thread
+        count), so the run's :func:`~course_lib.chapters.ch08_bae.judge` loads it; else W's
+        digest, which the run must fetch W by (``judge(..., sha256=...)``): W trained on a CPU
+        judges models trained on a GPU, and the other way round.
     """
     from course_lib.profile import get_device
 
     device = get_device().type
-    here = (device, threads if device == "cpu" else None)
+    here, pin = (device, threads if device == "cpu" else None), None
     for s, old in earlier.items():
         if not old.get("sizes"):
             continue
@@ -235,17 +220,16 @@ def check_continuable(earlier: dict, epochs: int, n_train: int, n_val: int, n_te
         if ours != theirs:
             raise ValueError(f"earlier: its sigma = {s} curve has (epochs, n_train, n_val, n_test) = {theirs}, "
                              f"this run {ours}")
-        if set(old.get("test_verdicts", ())) != {str(nu) for nu in old["sizes"]}:
-            raise ValueError(f"earlier: its sigma = {s} curve lacks test verdicts (it predates them) and cannot be "
-                             "joined; its paired test would need its models")
+        for field in ("test_verdicts", "trained_on"):
+            if set(old.get(field, ())) != {str(nu) for nu in old["sizes"]}:
+                raise ValueError(f"earlier: its sigma = {s} curve lacks {field} for each size (it predates them) and "
+                                 "cannot be joined")
         if "judge_sha256" not in old:
             raise ValueError(f"earlier: its sigma = {s} curve does not name its judge W")
         key = torch.load(judge_checkpoint(old["judge_sha256"]), map_location="cpu", weights_only=True)["key"]
         if (key["device"], key["threads"]) != here:
-            raise ValueError(f"earlier: its judge W {old['judge_sha256']} was trained on {key['device']} with "
-                             f"{key['threads']} thread(s), and the cache gives it only to a run with those; this run "
-                             f"has {here[0]} with {here[1]}: set COURSE_DEVICE={key['device']} and COURSE_THREADS="
-                             f"{key['threads']} (one worker per {key['threads']} threads)")
+            pin = old["judge_sha256"]
+    return pin
 
 
 def pack_verdicts(correct: np.ndarray) -> str:
@@ -262,9 +246,11 @@ def unpack_verdicts(text: str, n: int, what: str = "test verdicts") -> np.ndarra
 
 
 BAE_PER_SIZE = ("paper_curve", "val_curve", "test_curve", "selected_epoch", "test_accuracy_per_epoch",
-                "val_accuracy_per_epoch", "test_rec", "seconds_per_run", "weights_sha256", "test_verdicts")
+                "val_accuracy_per_epoch", "test_rec", "seconds_per_run", "weights_sha256", "test_verdicts",
+                "trained_on")
 """The fields of a ``bae_mnist`` result (one noise level) with a value per size (lists in the order of its
-``sizes``; mappings keyed by ``str(nu)``)."""
+``sizes``; mappings keyed by ``str(nu)``). ``trained_on``: the device each model trained on (the parts of
+one curve may have run on different machines)."""
 BAE_SHARED = ("judge_sha256", "baseline_test", "epochs", "n_train", "n_val", "n_test")
 """The fields two parts of one ``bae_mnist`` curve agree on: the judge W and the protocol."""
 
@@ -296,6 +282,9 @@ def joined_bae(earlier: dict, later: dict) -> dict:
         if set(part.get("test_verdicts", ())) != {str(nu) for nu in part["sizes"]}:
             raise ValueError("a part without each size's test verdicts (an entry older than them) cannot be joined: "
                              "the paired test of the joined curve needs them")
+        if set(part.get("trained_on", ())) != {str(nu) for nu in part["sizes"]}:
+            raise ValueError("a part without each size's trained_on (an entry older than it) cannot be joined: "
+                             "the joined curve must say where each of its models trained")
     for k in BAE_SHARED:
         if earlier.get(k) != later.get(k):
             raise ValueError(f"the two parts differ in {k!r} ({earlier.get(k)!r} and {later.get(k)!r}): they are not "

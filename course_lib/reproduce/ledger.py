@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from course_lib.profile import usable_cores
+from course_lib.profile import get_device, usable_cores
 from course_lib.reproduce.catalog import EXPERIMENTS
 
 LEDGER_DIR = Path(__file__).resolve().parents[2] / "results" / "reference"
@@ -56,6 +56,17 @@ def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     return f"{name or platform.processor() or 'cpu'}, {usable_cores()} cores"
 
 
+def device_name() -> str:
+    """The device this process trains on (:func:`~course_lib.profile.get_device`) as the ledger names it.
+
+    A GPU by its name (``"NVIDIA H200"``), the CPU as ``"CPU (<cpu_name()>)"``, another device by its type.
+    """
+    device = get_device()
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({cpu_name()})" if device.type == "cpu" else device.type
+
+
 def provenance(started: float, command: Sequence[str], threads: int, commit: str) -> dict:
     """Where and how a reference run ran: commit, command, device, versions, threads, wall time, date.
 
@@ -63,12 +74,11 @@ def provenance(started: float, command: Sequence[str], threads: int, commit: str
     :func:`source_commit` read when the run started. ``command`` is quoted for a shell
     (:func:`shlex.join`), so that a variant named with a space reads back as one argument.
     """
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({cpu_name()})"
     return {
         "commit": commit,
         "command": shlex.join(command),
         "profile": "full",
-        "device": device,
+        "device": device_name(),
         "torch": torch.__version__,
         "threads": threads,
         "wall_seconds": round(time.time() - started, 1),
@@ -184,6 +194,9 @@ def adopt(record: dict, previous: dict | None) -> dict:
       continued, say with more sizes, from the same cache) is dropped: ``record`` supersedes it;
     - a ``record`` that continues ``previous`` (``--extend``: ``previous``'s sizes and more, its
       provenance in ``record["continues"]``) replaces it, and ``previous`` is not kept;
+    - a ``record`` that continues a run ``previous`` continues too (two parts of a curve run at
+      once from one entry, say on a CPU and a GPU) is joined with it (:func:`joined_results`):
+      the entry holds both parts' sizes and continues ``previous`` and every run either continued;
     - a reduced ``previous`` is replaced and not kept (it replicates nothing);
     - a reduced ``record`` cannot replace a paper-scale entry: that would lose a reference run.
     """
@@ -196,14 +209,34 @@ def adopt(record: dict, previous: dict | None) -> dict:
         raise ValueError(f"ledger {name}: the entry to adopt is the one already in the ledger")
     if previous["paper_scale"] and not record["paper_scale"]:
         raise ValueError(f"ledger {name}: a reduced run cannot replace the paper-scale entry (it would be lost)")
+    continued = previous["provenance"] in record.get("continues", [])  # ``record`` is ``previous`` and more
+    if not continued and any(c in previous.get("continues", []) for c in record.get("continues", [])):
+        runs = [previous["provenance"], *previous.get("continues", [])]
+        record = {**record, "results": joined_results(previous["results"], record["results"]),
+                  "continues": [*runs, *(c for c in record["continues"] if c not in runs)]}
+        continued = True
     models = model_digests(record)
     kept = [r for r in previous.get("replicates", []) if not models & model_digests(r)]
-    continued = previous["provenance"] in record.get("continues", [])  # ``record`` is ``previous`` and more
     if previous["paper_scale"] and not models & model_digests(previous) and not continued:
         kept = [*kept, {k: v for k, v in previous.items() if k != "replicates"}]
     if not previous["paper_scale"]:
         kept = []  # a reduced run replicates nothing
     return {**record, "replicates": [*record.get("replicates", []), *kept]}
+
+
+def joined_results(first: dict, second: dict) -> dict:
+    """The ``bae_mnist`` results of two parts of one run, joined per noise level.
+
+    Each curve is joined by :func:`~course_lib.reproduce.experiments.joined_bae` where both
+    parts hold sizes; else it is the part that does.
+    """
+    from course_lib.reproduce.experiments import joined_bae
+
+    out = {}
+    for s in sorted(first.keys() | second.keys()):
+        a, b = first.get(s, {}), second.get(s, {})
+        out[s] = joined_bae(a, b) if a.get("sizes") and b.get("sizes") else (a if a.get("sizes") else b)
+    return out
 
 
 def read_ledger(name: str, directory: Path = LEDGER_DIR) -> dict | None:

@@ -11,18 +11,21 @@ from course_lib.chapters.ch08_bae import (
     drgan_frechet_distances,
     hole,
     inpainting_scores,
+    judge,
+    judge_checkpoint,
     noisy,
     score,
     sweep,
     trained_context_encoder,
     trained_drgan,
 )
+from course_lib.cache import state_digest
 from course_lib.metrics import psnr
 from course_lib.models.bae import BenignAutoencoder
 from course_lib.models.classifier import MnistClassifier
 from course_lib.models.context_encoder import ContextEncoder
 from course_lib.models.drgan import DistanceRegularizedGAN
-from course_lib.profile import Profile
+from course_lib.profile import Profile, get_profile
 
 
 def images(n=6, seed=0):
@@ -138,13 +141,43 @@ def test_the_fashion_judge_trains_on_fashion_images_and_labels(monkeypatch, fres
     assert calls == [("train", 64)]
 
 
+def test_a_judge_is_found_by_the_digest_of_its_weights_whatever_key_trained_it(fresh_cache):
+    torch.manual_seed(0)
+    W, other = MnistClassifier(), MnistClassifier()
+    gpu = {"device": "cuda", "threads": None}  # keyed for another machine: the cache would never give it to this one
+    torch.save({"key": gpu, "state_dict": W.state_dict(), "history": {}}, fresh_cache / "ch08_bae.fit_judge-m-1.pt")
+    torch.save({"key": gpu, "state_dict": other.state_dict()}, fresh_cache / "ch08_bae.fit_judge-m-2.pt")
+    digest = state_digest(W)
+    assert digest == state_digest(W.state_dict()) and digest != state_digest(other)
+    assert judge_checkpoint(digest) == fresh_cache / "ch08_bae.fit_judge-m-1.pt"
+    found = judge("mnist", get_profile("full"), sha256=digest)
+    assert state_digest(found) == digest and not found.training
+    assert not any(p.requires_grad for p in found.parameters())
+    with pytest.raises(FileNotFoundError, match="no judge W with weights 0123"):
+        judge("mnist", get_profile("full"), sha256="0123")
+    with pytest.raises(ValueError, match="MNIST at the full profile, not of 'fashion'"):
+        judge("fashion", get_profile("full"), sha256=digest)
+    with pytest.raises(ValueError, match="not of 'mnist' at 'smoke'"):
+        judge("mnist", get_profile("smoke"), sha256=digest)
+
+
+def test_a_model_judged_by_a_w_named_by_its_weights_is_keyed_by_them(monkeypatch):
+    import course_lib.chapters.ch08_bae as ch
+
+    seen = []
+    monkeypatch.setattr(ch, "trained", lambda build, build_args, *a, **k: seen.append(dict(build_args)))
+    ch.trained_bae(6, epochs=1, n_train=8, n_val=8, n_test=8, profile=get_profile("full"), judge_sha256="ab12")
+    ch.trained_bae(6, epochs=1, n_train=8, n_val=8, n_test=8, profile=get_profile("full"))
+    assert seen[0]["judge_sha256"] == "ab12" and seen[1]["judge_sha256"] is None  # two cache keys, two models
+
+
 def test_the_builder_fetches_its_judge_without_moving_the_weights(monkeypatch, W):
     import course_lib.chapters.ch08_bae as ch
 
     asked = []
 
-    def judge(dataset, profile, seed=0):  # a judge that trains (draws random numbers) before it returns
-        asked.append((dataset, profile.name, seed))
+    def judge(dataset, profile, seed=0, sha256=None):  # a judge that trains (draws random numbers) before it returns
+        asked.append((dataset, profile.name, seed, sha256))
         torch.randn(1000)
         return W
 
@@ -154,7 +187,7 @@ def test_the_builder_fetches_its_judge_without_moving_the_weights(monkeypatch, W
     torch.manual_seed(4)
     direct = BenignAutoencoder.mlp(W, 5, lam=3.0, sigma=0.5)
     assert built.stochastic and not benign_autoencoder(5, dataset="mnist", profile="smoke", stochastic=False).stochastic
-    assert asked[0] == ("mnist", "smoke", 2) and built.classifier is W
+    assert asked[0] == ("mnist", "smoke", 2, None) and built.classifier is W
     assert built.lam == 3.0 and built.sigma == 0.5
     assert all(torch.equal(a, b) for a, b in zip(built.state_dict().values(), direct.state_dict().values()))
 
@@ -208,7 +241,7 @@ def test_sweep_trains_each_size_once_and_caches_it(fresh_cache, monkeypatch):
     from course_lib.profile import get_profile
 
     W = MnistClassifier().eval().requires_grad_(False)
-    monkeypatch.setattr(bae_module, "judge", lambda dataset, profile, seed=0: W)  # skip training W
+    monkeypatch.setattr(bae_module, "judge", lambda dataset, profile, seed=0, sha256=None: W)  # skip training W
     kwargs = dict(epochs=2, n_train=256, n_val=100, n_test=100, profile=get_profile("smoke"))
     s = sweep([1, 4], **kwargs)
     assert s.val_accuracy.shape == (2, 2) and ((s.val_accuracy >= 0) & (s.val_accuracy <= 1)).all()
