@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 from chapter_checkpoints import builders
 
+from course_lib.cache import state_digest
 from course_lib.chapters.ch08_bae import (
     Sweep,
     accuracy,
@@ -19,7 +20,6 @@ from course_lib.chapters.ch08_bae import (
     trained_context_encoder,
     trained_drgan,
 )
-from course_lib.cache import state_digest
 from course_lib.metrics import psnr
 from course_lib.models.bae import BenignAutoencoder
 from course_lib.models.classifier import MnistClassifier
