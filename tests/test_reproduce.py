@@ -427,6 +427,8 @@ def test_two_parts_of_one_bae_run_join_into_one_curve_whose_choices_are_made_afr
     gpu["trained_on"]["3"] = "NVIDIA H200"  # a part trained elsewhere: each size says where
     assert join(earlier, gpu)["trained_on"] == {"1": "CPU (x86_64, 2 cores)", "3": "NVIDIA H200",
                                                 "6": "CPU (x86_64, 2 cores)", "2000": "CPU (x86_64, 2 cores)"}
+    assert reproduce.trained_where(join(earlier, gpu)) == {"CPU (x86_64, 2 cores)": [1, 6, 2000], "NVIDIA H200": [3]}
+    assert reproduce.trained_where({"sizes": [1]}) == {}  # older than trained_on
 
 
 def test_two_parts_run_at_once_from_one_entry_are_joined_when_the_second_is_adopted():
@@ -437,17 +439,20 @@ def test_two_parts_run_at_once_from_one_entry_are_joined_when_the_second_is_adop
 
     base = entry("2026-11-28T01:00:00+00:00", {"1.0": _part([1, 60], val=[0.2, 0.7], paper=[0.2, 0.7]),
                                                "0.5": {"not_run": [1, 60]}})
+    replicate = _with_models(entry("2026-11-27T01:00:00+00:00", {}), "r1")
+    base["replicates"] = [replicate]  # each part is written from a copy of the ledger: it holds the replicates too
     cpu_part, gpu_part = _part([1, 3, 60], val=[0.2, 0.5, 0.7], paper=[0.2, 0.5, 0.7]), _part(
         [1, 60, 1000], val=[0.2, 0.7, 0.69], paper=[0.2, 0.7, 0.69])
     gpu_part["trained_on"]["1000"] = "NVIDIA H200"
     cpu = entry("2026-11-28T03:00:00+00:00", {**base["results"], "1.0": cpu_part}, [base["provenance"]])
     gpu = entry("2026-11-28T02:00:00+00:00", {**base["results"], "1.0": gpu_part}, [base["provenance"]])
+    gpu["replicates"] = [replicate]
     ledger = reproduce.adopt(cpu, base)  # the CPU part ends first: it continues the entry
     both = reproduce.adopt(gpu, ledger)  # the GPU part continues the same entry: the two are joined
     r = both["results"]["1.0"]
     assert r["sizes"] == [1, 3, 60, 1000] and r["trained_on"]["1000"] == "NVIDIA H200"
     assert r["trained_on"]["3"] == "CPU (x86_64, 2 cores)" and both["results"]["0.5"] == {"not_run": [1, 60]}
-    assert both["provenance"] == gpu["provenance"] and both["replicates"] == []  # one run in three parts
+    assert both["provenance"] == gpu["provenance"] and both["replicates"] == [replicate]  # one run in three parts
     assert both["continues"] == [cpu["provenance"], base["provenance"]]
     reproduce.check_ledger("bae_mnist", both)
     other = json.loads(json.dumps(gpu))

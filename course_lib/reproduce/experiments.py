@@ -255,6 +255,18 @@ BAE_SHARED = ("judge_sha256", "baseline_test", "epochs", "n_train", "n_val", "n_
 """The fields two parts of one ``bae_mnist`` curve agree on: the judge W and the protocol."""
 
 
+def trained_where(result: dict) -> dict[str, list[int]]:
+    """The sizes of one noise level's curve per device they trained on (``trained_on``), the device with most first.
+
+    Empty for a result that does not record it (an entry older than ``trained_on``: its provenance's device).
+    """
+    where: dict[str, list[int]] = {}
+    for nu in result.get("sizes", ()):
+        if str(nu) in result.get("trained_on", {}):
+            where.setdefault(result["trained_on"][str(nu)], []).append(nu)
+    return dict(sorted(where.items(), key=lambda kv: -len(kv[1])))
+
+
 def bae_rows(result: dict) -> dict[int, dict]:
     """``{nu: {field: value}}`` of the :data:`BAE_PER_SIZE` fields of one noise level's ``result``."""
     return {nu: {k: result[k][str(nu)] if isinstance(result[k], dict) else result[k][i] for k in BAE_PER_SIZE}

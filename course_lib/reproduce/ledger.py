@@ -221,7 +221,8 @@ def adopt(record: dict, previous: dict | None) -> dict:
         kept = [*kept, {k: v for k, v in previous.items() if k != "replicates"}]
     if not previous["paper_scale"]:
         kept = []  # a reduced run replicates nothing
-    return {**record, "replicates": [*record.get("replicates", []), *kept]}
+    ours = record.get("replicates", [])  # a record written from a copy of the ledger (--extend elsewhere) holds its
+    return {**record, "replicates": [*ours, *(r for r in kept if r not in ours)]}  # replicates already: once each
 
 
 def joined_results(first: dict, second: dict) -> dict:
