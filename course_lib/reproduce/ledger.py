@@ -107,7 +107,7 @@ def check_ledger(name: str, record: dict) -> None:
     boolean ``paper_scale``, a ``results`` mapping, and every provenance field with its type
     (a ``full`` profile, a date in ISO format), its own and those of the runs it ``continues``
     (a run extended by ``--extend`` lists the provenance of the runs whose sizes it kept, the
-    latest first).
+    last joined first; parts run at once are listed in the order they were adopted).
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; expected one of {sorted(EXPERIMENTS)}")

@@ -176,6 +176,11 @@ def sweep_panels(
     return fig
 
 
+TICK_OCTAVES = 0.45
+"""The least distance, in octaves, between two labelled ticks of :func:`sweep_errorbars` (its 9.5-inch figure,
+8-point labels: "784" and "1000" would touch)."""
+
+
 def sweep_errorbars(
     x: Sequence[float],
     curves: Mapping[str, tuple[Sequence[float], Sequence[float] | None]],
@@ -214,6 +219,13 @@ def sweep_errorbars(
     ax.set_xscale("log", base=2)
     extra = {v for xs, _ in (points or {}).values() for v in xs if min(abs(np.log2(v / t)) for t in x) > 0.5}
     ticks = sorted(set(x) | extra)  # a point's x gets a tick unless a sweep tick is close (60 vs 64)
+    first = {v for xs, _ in (points or {}).values() for v in xs} | {ticks[0], ticks[-1]}
+    first |= {mark[0]} if mark is not None else set()
+    kept = [v for v in ticks if v in first]  # then the others, where their labels would not overlap a kept one
+    for v in ticks:
+        if v not in first and min(abs(np.log2(v / k)) for k in kept) >= TICK_OCTAVES:
+            kept.append(v)
+    ticks = sorted(kept)
     ax.set_xticks(ticks, [f"{v:g}" for v in ticks], fontsize=8)
     ax.minorticks_off()
     return _finish(fig, ax, xlabel, ylabel, title, legend_beside=True)  # many series: a legend inside hid curves

@@ -100,6 +100,13 @@ def test_sweep_errorbars_draw_means_errors_points_and_mark():
     assert {"val", "no AE", "paper", "chosen"} <= set(_legend(ax))
     assert list(ax.lines[0].get_ydata()) == [0.2, 0.6, 0.5]  # the means
     assert list(ax.get_xticks()) == [1, 4, 16, 60]  # 60 is far from every sweep setting: its own tick
+    grid = [1, 2, 3, 4, 5, 6, 7, 8, 15, 20, 30, 50, 60, 70, 100, 200, 400, 600, 784, 1000, 1500, 2000]
+    dense = sweep_errorbars(grid, {"val": ([0.5] * len(grid), None)}, "nu", "accuracy",
+                            points={"paper": ([1, 60, 2000], [0.2, 0.71, 0.67])}, mark=(30, "chosen")).axes[0]
+    ticks = list(dense.get_xticks())
+    assert {1, 30, 60, 2000} <= set(ticks) and set(ticks) <= set(grid)  # the published sizes and the mark, labelled
+    others = [t for t in ticks if t not in (1, 30, 60, 2000)]
+    assert others and all(min(abs(np.log2(t / u)) for u in ticks if u != t) >= 0.45 for t in others)  # apart
     two = sweep_errorbars([1, 4], {"val": ([0.2, 0.6], None)}, "nu", "accuracy",
                           points={"paper": ([1, 60], [0.2, 0.71]), "reference run": ([1, 3], [0.15, 0.47])}).axes[0]
     paper, reference = (line for line in two.lines if line.get_label() in ("paper", "reference run"))
