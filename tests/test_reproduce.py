@@ -431,7 +431,7 @@ def test_two_parts_of_one_bae_run_join_into_one_curve_whose_choices_are_made_afr
     assert reproduce.trained_where({"sizes": [1]}) == {}  # older than trained_on
 
 
-def test_two_parts_run_at_once_from_one_entry_are_joined_when_the_second_is_adopted():
+def test_two_parts_run_at_once_from_one_entry_are_joined_when_the_second_is_adopted(tmp_path, capsys):
     def entry(date, results, continues=()):
         record = {**_record("bae_mnist"), "results": results, "continues": list(continues)}
         record["provenance"] = {**record["provenance"], "date": date}
@@ -455,6 +455,10 @@ def test_two_parts_run_at_once_from_one_entry_are_joined_when_the_second_is_adop
     assert both["provenance"] == gpu["provenance"] and both["replicates"] == [replicate]  # one run in three parts
     assert both["continues"] == [cpu["provenance"], base["provenance"]]
     reproduce.check_ledger("bae_mnist", both)
+    reproduce.write_ledger("bae_mnist", {**both, "provenance": {**both["provenance"], "device": "NVIDIA H200"}}, tmp_path)
+    assert reproduce.main(["--list", "--no-cost", "--out", str(tmp_path)]) == 0  # every part's device, each once
+    assert ("ledger: ran on NVIDIA H100 and NVIDIA H200 in 3 parts, the last adopted 2026-11-28T02:00:00+00:00"
+            in capsys.readouterr().out)
     other = json.loads(json.dumps(gpu))
     other["results"]["1.0"]["weights_sha256"]["60"] = "zz"  # not the entry's model at nu = 60: not one curve
     with pytest.raises(ValueError, match=r"nu = 60 .*\['weights_sha256'\] differ"):

@@ -76,7 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "vae_iwae": (costs.vae_epoch_seconds, 3280, "3280 epochs in 8 stages, one model")}
         for e in EXPERIMENTS.values():
             entry = read_ledger(e.name, args.out)
-            state = f"ran {entry['provenance']['date']} on {entry['provenance']['device']}" if entry else "not run"
+            parts = [entry["provenance"], *entry.get("continues", [])] if entry else []  # a run made in parts: each
+            devices = " and ".join(dict.fromkeys(p["device"] for p in reversed(parts)))
+            state = (f"ran on {devices}" + (f" in {len(parts)} parts, the last adopted" if len(parts) > 1 else "")
+                     + f" {parts[0]['date']}" if parts else "not run")
             print(f"{e.name}: {e.description}\n    ledger: {state}")
             if args.cost:
                 seconds_per_epoch, epochs, what = cost[e.name]
