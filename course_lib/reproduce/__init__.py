@@ -55,6 +55,7 @@ from course_lib.reproduce.ledger import (
     model_digests,
     provenance,
     read_ledger,
+    run_devices,
     write_ledger,
 )
 
@@ -62,6 +63,6 @@ __all__ = [
     "AAE_COMPARISONS", "AAE_EPOCHS", "AAE_PUBLISHED", "AAE_SIGMAS", "BAE_FIRST", "BAE_PUBLISHED", "BAE_SIZES",
     "EXPERIMENTS", "HEADLINES", "LEDGER_DIR", "VAE_IWAE_PUBLISHED", "Experiment", "Headline",
     "aae_epoch_seconds", "adopt", "aae_parzen", "bae_epoch_seconds", "bae_mnist", "check_ledger", "main",
-    "model_digests", "paired_differences", "provenance", "read_ledger", "run_order", "run_threads",
+    "model_digests", "paired_differences", "provenance", "read_ledger", "run_devices", "run_order", "run_threads",
     "trained_where", "vae_epoch_seconds", "vae_iwae", "write_ledger",
 ]

@@ -20,6 +20,7 @@ from course_lib.reproduce.ledger import (
     provenance,
     read_ledger,
     restore_models,
+    run_devices,
     source_commit,
     write_ledger,
 )
@@ -76,10 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "vae_iwae": (costs.vae_epoch_seconds, 3280, "3280 epochs in 8 stages, one model")}
         for e in EXPERIMENTS.values():
             entry = read_ledger(e.name, args.out)
-            parts = [entry["provenance"], *entry.get("continues", [])] if entry else []  # a run made in parts: each
-            devices = " and ".join(dict.fromkeys(p["device"] for p in reversed(parts)))
-            state = (f"ran on {devices}" + (f" in {len(parts)} parts, the last adopted" if len(parts) > 1 else "")
-                     + f" {parts[0]['date']}" if parts else "not run")
+            state = "not run"
+            if entry:
+                parts = 1 + len(entry.get("continues", []))  # a run made in parts (--extend)
+                state = (f"ran on {' and '.join(run_devices(entry))}"
+                         f"{f' in {parts} parts, the last adopted' if parts > 1 else ''} {entry['provenance']['date']}")
             print(f"{e.name}: {e.description}\n    ledger: {state}")
             if args.cost:
                 seconds_per_epoch, epochs, what = cost[e.name]

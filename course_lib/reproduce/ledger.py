@@ -67,6 +67,14 @@ def device_name() -> str:
     return f"CPU ({cpu_name()})" if device.type == "cpu" else device.type
 
 
+def run_devices(entry: dict) -> list[str]:
+    """The devices ``entry``'s run ran on, each once, the earliest adopted part's first.
+
+    Its own provenance's and those of the parts it ``continues`` (a run made in parts).
+    """
+    return list(dict.fromkeys(p["device"] for p in reversed([entry["provenance"], *entry.get("continues", [])])))
+
+
 def provenance(started: float, command: Sequence[str], threads: int, commit: str) -> dict:
     """Where and how a reference run ran: commit, command, device, versions, threads, wall time, date.
 

@@ -203,6 +203,10 @@ def sweep_errorbars(
             different marker per series (e.g. numbers read off a published figure, a reference run).
         mark: ``(x, label)``: a vertical line at a chosen setting (e.g. the selected optimum).
         title: axes title.
+
+    Every setting gets a tick; its label is kept at the axis' ends, at ``mark`` and at the
+    first series of ``points`` (the published values, say), and elsewhere only where it
+    does not crowd a kept label (:data:`TICK_OCTAVES`).
     """
     fig, ax = plt.subplots(figsize=(9.5, 4.8))
     for label, (mean, err) in curves.items():
@@ -219,14 +223,13 @@ def sweep_errorbars(
     ax.set_xscale("log", base=2)
     extra = {v for xs, _ in (points or {}).values() for v in xs if min(abs(np.log2(v / t)) for t in x) > 0.5}
     ticks = sorted(set(x) | extra)  # a point's x gets a tick unless a sweep tick is close (60 vs 64)
-    first = {v for xs, _ in (points or {}).values() for v in xs} | {ticks[0], ticks[-1]}
-    first |= {mark[0]} if mark is not None else set()
+    first = {ticks[0], ticks[-1], *(next(iter(points.values()))[0] if points else ()),
+             *((mark[0],) if mark is not None else ())}
     kept = [v for v in ticks if v in first]  # then the others, where their labels would not overlap a kept one
     for v in ticks:
         if v not in first and min(abs(np.log2(v / k)) for k in kept) >= TICK_OCTAVES:
             kept.append(v)
-    ticks = sorted(kept)
-    ax.set_xticks(ticks, [f"{v:g}" for v in ticks], fontsize=8)
+    ax.set_xticks(ticks, [f"{v:g}" if v in kept else "" for v in ticks], fontsize=8)
     ax.minorticks_off()
     return _finish(fig, ax, xlabel, ylabel, title, legend_beside=True)  # many series: a legend inside hid curves
 

@@ -101,12 +101,15 @@ def test_sweep_errorbars_draw_means_errors_points_and_mark():
     assert list(ax.lines[0].get_ydata()) == [0.2, 0.6, 0.5]  # the means
     assert list(ax.get_xticks()) == [1, 4, 16, 60]  # 60 is far from every sweep setting: its own tick
     grid = [1, 2, 3, 4, 5, 6, 7, 8, 15, 20, 30, 50, 60, 70, 100, 200, 400, 600, 784, 1000, 1500, 2000]
-    dense = sweep_errorbars(grid, {"val": ([0.5] * len(grid), None)}, "nu", "accuracy",
-                            points={"paper": ([1, 60, 2000], [0.2, 0.71, 0.67])}, mark=(30, "chosen")).axes[0]
-    ticks = list(dense.get_xticks())
-    assert {1, 30, 60, 2000} <= set(ticks) and set(ticks) <= set(grid)  # the published sizes and the mark, labelled
-    others = [t for t in ticks if t not in (1, 30, 60, 2000)]
-    assert others and all(min(abs(np.log2(t / u)) for u in ticks if u != t) >= 0.45 for t in others)  # apart
+    for x, other in ((grid, {}), ([1, 4, 20, 200, 2000], {"a run": (grid, [0.5] * len(grid))})):  # a sweep; points
+        dense = sweep_errorbars(x, {"val": ([0.5] * len(x), None)}, "nu", "accuracy", mark=(30, "chosen"),
+                                points={"paper": ([1, 60, 2000], [0.2, 0.71, 0.67]), **other}).axes[0]
+        labels = {t: label.get_text() for t, label in zip(dense.get_xticks(), dense.get_xticklabels())}
+        assert set(x) <= set(labels) <= set(grid)  # every setting of the sweep has its tick
+        shown = [t for t, text in labels.items() if text]
+        assert {1, 30, 60, 2000} <= set(shown)  # the ends, the mark and the first series of points, labelled
+        others = [t for t in shown if t not in (1, 30, 60, 2000)]
+        assert others and all(min(abs(np.log2(t / u)) for u in shown if u != t) >= 0.45 for t in others)  # apart
     two = sweep_errorbars([1, 4], {"val": ([0.2, 0.6], None)}, "nu", "accuracy",
                           points={"paper": ([1, 60], [0.2, 0.71]), "reference run": ([1, 3], [0.15, 0.47])}).axes[0]
     paper, reference = (line for line in two.lines if line.get_label() in ("paper", "reference run"))
