@@ -46,6 +46,7 @@ from course_lib.reproduce.experiments import (
     run_order,
     run_threads,
     trained_where,
+    unpack_verdicts,
     vae_iwae,
 )
 from course_lib.reproduce.ledger import (
@@ -64,5 +65,5 @@ __all__ = [
     "EXPERIMENTS", "HEADLINES", "LEDGER_DIR", "VAE_IWAE_PUBLISHED", "Experiment", "Headline",
     "aae_epoch_seconds", "adopt", "aae_parzen", "bae_epoch_seconds", "bae_mnist", "check_ledger", "main",
     "model_digests", "paired_differences", "provenance", "read_ledger", "run_devices", "run_order", "run_threads",
-    "trained_where", "vae_epoch_seconds", "vae_iwae", "write_ledger",
+    "trained_where", "unpack_verdicts", "vae_epoch_seconds", "vae_iwae", "write_ledger",
 ]

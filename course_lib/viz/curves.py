@@ -190,6 +190,7 @@ def sweep_errorbars(
     points: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
     mark: tuple[float, str] | None = None,
     title: str | None = None,
+    labelled: Sequence[float] | None = None,
 ) -> Figure:
     """Means with error bars against a swept setting (log-2 x axis), e.g. accuracy vs code size.
 
@@ -203,10 +204,11 @@ def sweep_errorbars(
             different marker per series (e.g. numbers read off a published figure, a reference run).
         mark: ``(x, label)``: a vertical line at a chosen setting (e.g. the selected optimum).
         title: axes title.
+        labelled: settings whose tick labels are always kept (default: the x of the first
+            series of ``points``, the published values, say).
 
-    Every setting gets a tick; its label is kept at the axis' ends, at ``mark`` and at the
-    first series of ``points`` (the published values, say), and elsewhere only where it
-    does not crowd a kept label (:data:`TICK_OCTAVES`).
+    Every setting gets a tick; its label is kept at the axis' ends, at ``mark`` and at
+    ``labelled``, and elsewhere only where it does not crowd a kept label (:data:`TICK_OCTAVES`).
     """
     fig, ax = plt.subplots(figsize=(9.5, 4.8))
     for label, (mean, err) in curves.items():
@@ -223,8 +225,9 @@ def sweep_errorbars(
     ax.set_xscale("log", base=2)
     extra = {v for xs, _ in (points or {}).values() for v in xs if min(abs(np.log2(v / t)) for t in x) > 0.5}
     ticks = sorted(set(x) | extra)  # a point's x gets a tick unless a sweep tick is close (60 vs 64)
-    first = {ticks[0], ticks[-1], *(next(iter(points.values()))[0] if points else ()),
-             *((mark[0],) if mark is not None else ())}
+    if labelled is None:
+        labelled = next(iter(points.values()))[0] if points else ()
+    first = {ticks[0], ticks[-1], *labelled, *((mark[0],) if mark is not None else ())}
     kept = [v for v in ticks if v in first]  # then the others, where their labels would not overlap a kept one
     for v in ticks:
         if v not in first and min(abs(np.log2(v / k)) for k in kept) >= TICK_OCTAVES:

@@ -110,6 +110,10 @@ def test_sweep_errorbars_draw_means_errors_points_and_mark():
         assert {1, 30, 60, 2000} <= set(shown)  # the ends, the mark and the first series of points, labelled
         others = [t for t in shown if t not in (1, 30, 60, 2000)]
         assert others and all(min(abs(np.log2(t / u)) for u in shown if u != t) >= 0.45 for t in others)  # apart
+    dense = sweep_errorbars([1, 8, 60, 400, 2000], {"val": ([0.5] * 5, None)}, "nu", "accuracy", labelled=[8, 400],
+                            points={"a run": (grid, [0.5] * len(grid))}).axes[0]  # a dense series, labels kept elsewhere
+    shown = [t for t, label in zip(dense.get_xticks(), dense.get_xticklabels()) if label.get_text()]
+    assert {1, 8, 400, 2000} <= set(shown) and 784 not in shown and 1500 not in shown
     two = sweep_errorbars([1, 4], {"val": ([0.2, 0.6], None)}, "nu", "accuracy",
                           points={"paper": ([1, 60], [0.2, 0.71]), "reference run": ([1, 3], [0.15, 0.47])}).axes[0]
     paper, reference = (line for line in two.lines if line.get_label() in ("paper", "reference run"))
