@@ -111,6 +111,22 @@ def next_slot(**meta: Any) -> Slot | None:
     return Slot(checkpoint.with_name(f"{checkpoint.stem}.epoch-{calls[0]}.pt"), {"key": key, "call": calls[0], **meta})
 
 
+def random_state(device: torch.device) -> dict[str, Any]:
+    """PyTorch's global random state, the CPU generator's (``"rng"``) and ``device``'s (``"device_rng"``), to save."""
+    return {"rng": torch.get_rng_state(),
+            "device_rng": torch.cuda.get_rng_state_all() if device.type == "cuda"
+            else [torch.mps.get_rng_state()] if device.type == "mps" else []}
+
+
+def set_random_state(state: dict[str, Any], device: torch.device) -> None:
+    """Restore what :func:`random_state` saved, so the draws after it are the ones an uninterrupted run makes."""
+    torch.set_rng_state(state["rng"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state_all(state["device_rng"])
+    elif device.type == "mps":
+        torch.mps.set_rng_state(state["device_rng"][0])
+
+
 def in_progress(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
     """The epoch checkpoints in ``folder`` (a cache), oldest first: ``(path, {"epoch", "meta"})`` of each readable one.
 

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from course_lib.nets import eval_mode
 from course_lib.profile import dry_run_steps, get_device, progress_bar, rebalance_threads
-from course_lib.resume import Slot, next_slot
+from course_lib.resume import Slot, next_slot, random_state, set_random_state
 
 History = dict[str, list[float]]
 Data = Tensor | Sequence[Tensor]
@@ -250,9 +250,7 @@ def _save(slot: Slot, epoch: int, history: History, model: nn.Module, optimizers
     slot.save({
         "epoch": epoch, "history": history, "model": model.state_dict(),
         "optimizers": {str(p): opt.state_dict() for p, opt in optimizers.items()},
-        "rng": torch.get_rng_state(), "order": order_gen.get_state(),
-        "device_rng": torch.cuda.get_rng_state_all() if device.type == "cuda"
-        else [torch.mps.get_rng_state()] if device.type == "mps" else [],
+        **random_state(device), "order": order_gen.get_state(),
         "callback": on_epoch_end.state_dict() if on_epoch_end is not None else None,  # type: ignore[attr-defined]
     })
 
@@ -263,12 +261,8 @@ def _restore(state: dict, model: nn.Module, optimizers: Mapping[str | None, torc
     model.load_state_dict(state["model"])
     for p, opt in optimizers.items():
         opt.load_state_dict(state["optimizers"][str(p)])
-    torch.set_rng_state(state["rng"])
+    set_random_state(state, device)
     order_gen.set_state(state["order"])
-    if device.type == "cuda":
-        torch.cuda.set_rng_state_all(state["device_rng"])
-    elif device.type == "mps":
-        torch.mps.set_rng_state(state["device_rng"][0])
     if on_epoch_end is not None:
         on_epoch_end.load_state_dict(state["callback"])  # type: ignore[attr-defined]
     return state["epoch"] + 1, state["history"]

@@ -22,6 +22,9 @@ run step by step, in PyTorch:
 Each stage is one :func:`~course_lib.cache.trained` checkpoint: stage ``i``'s builder loads
 stage ``i - 1``'s trained :class:`BurdaRun`, whose buffers hold the optimizer's moments and
 timestep, so a killed run resumes at the last finished stage with the optimizer as it was.
+Within a stage (the last alone is 2,187 epochs, hours on any machine) :func:`train_stage`
+keeps epoch checkpoints (:mod:`course_lib.resume`): a killed stage continues after its last
+saved epoch and ends bit for bit as an uninterrupted one.
 What differs from their code: see :func:`reference_run`.
 """
 
@@ -47,6 +50,7 @@ from course_lib.profile import (
     progress_bar,
     rebalance_threads,
 )
+from course_lib.resume import next_slot, random_state, set_random_state
 from course_lib.train import History
 
 STAGES = 8
@@ -103,7 +107,7 @@ class BurdaAdam(torch.optim.Optimizer):
                     st.update(m=torch.zeros_like(p), v=torch.ones_like(p), t=torch.ones((), dtype=torch.float64))
                 t = float(st["t"])
                 alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
-                p.sub_(alpha * st["m"] / (st["v"].sqrt() + eps))  # the old moments
+                p.addcdiv_(st["m"], st["v"].sqrt().add_(eps), value=-alpha)  # the old moments, in place
                 st["m"].mul_(b1).add_(p.grad, alpha=1 - b1)
                 st["v"].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
                 st["t"].add_(1)
@@ -201,7 +205,10 @@ def train_stage(run: BurdaRun, *, seed: int, stage: int, n_train: int, batch_siz
     Minibatch ``j`` is images ``j B .. (j + 1) B - 1`` of the first ``n_train`` training images
     (no shuffling; a last partial batch is dropped, as their integer division does), binarized
     afresh each time. Torch's generator is seeded with ``seed * 100 + stage``. A dry run
-    (:func:`course_lib.profile.dry_run_steps`) stops each epoch after that many steps.
+    (:func:`course_lib.profile.dry_run_steps`) stops each epoch after that many steps. Inside
+    :func:`~course_lib.cache.trained` it saves an epoch checkpoint (the run's weights and moments,
+    the history, the random state) every :data:`course_lib.resume.SAVE_EVERY_S` seconds, and
+    a rerun continues from it.
 
     Returns:
         ``{"loss": [mean -log w per image, per epoch], "time": [seconds per epoch]}``.
@@ -218,7 +225,12 @@ def train_stage(run: BurdaRun, *, seed: int, stage: int, n_train: int, batch_siz
     steps, epochs = n_train // batch_size, stage_epochs(stage)
     cap = dry_run_steps()  # a dry run stops each epoch after cap steps
     history: History = {"loss": [], "time": []}
-    for epoch in range(1, epochs + 1):
+    slot, first = next_slot(stage=stage, epochs=epochs, n_train=n_train, batch_size=batch_size, seed=seed), 1
+    if slot is not None and (state := slot.load()) is not None:  # a killed stage: continue after its last save
+        run.load_state_dict(state["model"])  # in place: the optimizer's moments stay views of the buffers
+        set_random_state(state, device)
+        first, history = state["epoch"] + 1, state["history"]
+    for epoch in range(first, epochs + 1):
         start, total, done = time.perf_counter(), torch.zeros((), device=device), 0
         for j in progress_bar(range(steps), desc=f"stage {stage}/{STAGES}, epoch {epoch}/{epochs}"):
             if j == cap:
@@ -234,6 +246,8 @@ def train_stage(run: BurdaRun, *, seed: int, stage: int, n_train: int, batch_siz
             total += loss.detach()
         history["loss"].append(float(total) / (done * batch_size))
         history["time"].append(time.perf_counter() - start)
+        if slot is not None and epoch < epochs and slot.due():
+            slot.save({"epoch": epoch, "history": history, "model": run.state_dict(), **random_state(device)})
     return history
 
 

@@ -109,6 +109,35 @@ def test_stages_resume_from_the_cache_with_the_optimizer_state(fresh_cache):
         B.trained_stage(9, profile=TINY)
 
 
+def test_a_stage_killed_between_epochs_continues_and_ends_as_an_uninterrupted_one(monkeypatch, tmp_path):
+    from course_lib import resume
+
+    monkeypatch.setattr(resume, "SAVE_EVERY_S", 0.0)  # a checkpoint after every epoch
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "whole"))
+    B.trained_stage(1, n_train=40, profile=TINY)
+    whole, whole_hist = B.trained_stage(2, n_train=40, profile=TINY)  # 3 epochs of 2 steps
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "killed"))
+    B.trained_stage(1, n_train=40, profile=TINY)
+    calls, loss = [], B.BurdaRun.loss
+
+    def killed_at_step_5(self, x):
+        calls.append(1)
+        if len(calls) == 5:  # epoch 3's first step
+            raise KeyboardInterrupt
+        return loss(self, x)
+
+    monkeypatch.setattr(B.BurdaRun, "loss", killed_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        B.trained_stage(2, n_train=40, profile=TINY)
+    [kept] = (tmp_path / "killed").glob("*.epoch-*.pt")
+    assert torch.load(kept, weights_only=True)["epoch"] == 2
+    monkeypatch.setattr(B.BurdaRun, "loss", loss)
+    resumed, resumed_hist = B.trained_stage(2, n_train=40, profile=TINY)
+    assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
+    assert resumed_hist["loss"] == whole_hist["loss"] and torch.all(resumed.adam_t == 1 + 2 + 3 * 2)
+    assert not list((tmp_path / "killed").glob("*.epoch-*.pt"))  # spent once the stage is in the cache
+
+
 def test_the_test_score_is_log_mean_exp_over_k_weights_on_seeded_binarizations():
     vae = VAE.burda(pixel_mean=B.burda_mnist()[0].mean(0))
     x = B.burda_mnist()[1][:6]

@@ -105,6 +105,20 @@ def test_iwae_bound_approaches_brute_force_log_px_from_below():
     assert torch.allclose(bound_5000, log_px, atol=0.01)
 
 
+def test_log_weights_are_the_distributions_log_densities_at_normal_rsample_draws():
+    model = VAE.mlp(hidden=[16], latent_dim=3)
+    x = torch.bernoulli(torch.full((4, 1, 28, 28), 0.3))
+    torch.manual_seed(5)
+    lw = model.log_weights(x, 7)
+    torch.manual_seed(5)
+    mu, logvar = model.posterior(x)
+    q = Normal(mu, torch.exp(0.5 * logvar))
+    z = q.rsample((7,))  # the same draws: log_weights takes them from the same stream
+    log_px = model.log_likelihood(x.repeat(7, 1, 1, 1), model.decode_logits(z.flatten(0, 1))).view(7, 4)
+    want = log_px + Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1)
+    assert lw.shape == (7, 4) and torch.allclose(lw, want, atol=1e-4, rtol=0)
+
+
 def test_sample_shape_and_unit_activity():
     model = VAE.mlp(hidden=[16], latent_dim=4)
     s = model.sample(5, torch.Generator().manual_seed(0))
