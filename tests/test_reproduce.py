@@ -157,6 +157,23 @@ def test_a_runs_thread_count_is_course_threads_or_an_equal_share_of_the_cores(mo
         reproduce.run_threads(1)
 
 
+def test_a_run_is_started_only_if_it_can_end_by_the_deadline_judged_by_the_wall_time_runs_took():
+    from course_lib.reproduce.experiments import before_deadline
+
+    now = [0.0]
+    started = []
+    for job in before_deadline(["a", "b", "c", "d"], deadline=215.0, clock=lambda: now[0]):
+        started.append(job)
+        now[0] += 100.0 if job == "a" else 10.0  # "a" takes 100 s in all (whatever part of it was training)
+    assert started == ["a", "b", "c"]  # b at 100 (could end at 200), c at 110 (210); d at 120 could end at 220
+    now[0], started = 0.0, []
+    for job in before_deadline(["a", "b", "c"], deadline=150.0, clock=lambda: now[0]):
+        started.append(job)
+        now[0] += 100.0
+    assert started == ["a"]  # at 100, another 100 s would end at 200, past 150
+    assert list(before_deadline(["a"], deadline=-1.0, clock=lambda: 0.0)) == []
+
+
 def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypatch, fresh_cache, tmp_path):
     monkeypatch.setattr(reproduce.ledger, "_commit", lambda: "abc123")
     assert reproduce.main(["vae_iwae", "--stages", "2", "--n-train", "100", "--k", "10", "--n-test", "40",
@@ -168,6 +185,7 @@ def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(mon
     r = entry["results"]
     assert (r["stages"], r["epochs"], r["n_train"], r["k"], r["n_test"]) == (2, 4, 100, 10, 40)
     assert r["adam_timestep"] == 1 + 4 * 5 and len(r["last_epoch_loss_per_stage"]) == 2
+    assert len(r["train_seconds_per_stage"]) == 2 and 0 < sum(r["train_seconds_per_stage"]) <= r["seconds"]
     assert len(r["weights_sha256"]) == 16
     assert 50 < r["nll"] < 600 and r["se"] > 0
     assert "--stages 2" in entry["provenance"]["command"] and entry["provenance"]["profile"] == "full"

@@ -80,6 +80,21 @@ def run_threads(workers: int) -> int:
     return env_threads() or max(1, usable_cores() // workers)
 
 
+def before_deadline(jobs: Sequence[T], deadline: float, clock: Callable[[], float] = time.time) -> Iterator[T]:
+    """Yield ``jobs`` in order, each only if it can still end by ``deadline``; the caller runs each between yields.
+
+    A job's cost is judged by the longest wall time (``clock`` seconds) a job has taken so far
+    from its yield to the next request: its training, loading and scoring, all of it.
+    """
+    longest = 0.0
+    for job in jobs:
+        start = clock()
+        if start + longest > deadline:
+            return
+        yield job
+        longest = max(longest, clock() - start)
+
+
 def in_pool(job: Callable[..., T], jobs: Sequence[tuple], workers: int, deadline: float) -> Iterator[T]:
     """Yield ``job(*args)`` for each ``args`` in ``jobs`` as they finish, ``workers`` spawned processes at a time.
 
@@ -144,15 +159,13 @@ def bae_mnist(
         weights: dict[float, dict[int, str]] = {s: {} for s in sigmas}
         devices: dict[float, dict[int, str]] = {s: {} for s in sigmas}  # where each model trained
         if workers == 1:  # in this process (a CPU machine, or a test)
-            longest = 0.0
-            for s, nu in runs:
-                if time.time() + longest > deadline:  # a run that cannot finish in time is not started
-                    print(f"bae_mnist: deadline: {len(runs) - sum(map(len, done.values()))} runs not started", flush=True)
-                    break
+            for s, nu in before_deadline(runs, deadline):  # a run that cannot finish in time is not started
                 _, _, seconds, weights[s][nu], devices[s][nu] = _bae_run(s, nu, epochs, n_train, pin)
-                done[s][nu], longest = seconds, max(longest, seconds)
+                done[s][nu] = seconds
                 print(f"bae_mnist: {time.strftime('%H:%M:%S')} sigma={s} nu={nu} ready (its training took {seconds:.0f} s) "
                       f"({sum(map(len, done.values()))}/{len(runs)})", flush=True)
+            if left := len(runs) - sum(map(len, done.values())):
+                print(f"bae_mnist: deadline: {left} runs not started", flush=True)
         else:
             for s, nu, seconds, digest, device in in_pool(_bae_run, [(s, nu, epochs, n_train, pin) for s, nu in runs],
                                                           workers, deadline):
