@@ -256,9 +256,10 @@ class VAE(Autoencoder):
 
         Their mean is an unbiased estimate of the ELBO; ``log_mean_exp`` over ``k`` is
         the IWAE bound (see :func:`course_lib.metrics.iwae_bound`).
+
         ``z_j = mu + sigma * eps_j``, so ``log q(z_j | x) = sum -(eps_j^2 + logvar + log 2 pi) / 2``
         exactly; written out, not through ``torch.distributions``, whose argument checks and
-        objects cost about as much as the network at Burda et al.'s batch of 20.
+        objects are a sizeable share of a training step at Burda et al.'s batch of 20.
         """
         mu, logvar = self.posterior(x)
         eps = mu.new_empty((k, *mu.shape)).normal_()  # [k, B, K]: the draws Normal(mu, sigma).rsample makes
