@@ -188,6 +188,11 @@ def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(mon
     assert len(r["train_seconds_per_stage"]) == 2 and 0 < sum(r["train_seconds_per_stage"]) <= r["seconds"]
     assert len(r["weights_sha256"]) == 16
     assert 50 < r["nll"] < 600 and r["se"] > 0
+    assert len(r["unit_activity"]) == 50 and 1 <= r["active_units"] <= 50  # their count, then the test digits again
+    removed = r["inactive_units_removed"]
+    assert 50 < removed["nll"] < 600 and removed["se"] > 0 and removed["nll_change_se"] >= 0
+    if r["active_units"] == 50:  # nothing removed: the same model scored on the same draws
+        assert removed["nll"] == r["nll"] and removed["nll_change"] == 0
     assert "--stages 2" in entry["provenance"]["command"] and entry["provenance"]["profile"] == "full"
     assert [h.experiment for h in reproduce.HEADLINES if "Burda" in h.source] == ["vae_iwae"]
 

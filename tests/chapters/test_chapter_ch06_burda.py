@@ -145,3 +145,49 @@ def test_the_test_score_is_log_mean_exp_over_k_weights_on_seeded_binarizations()
     assert a.shape == (6,) and torch.equal(a, B.marginal_log_likelihood(vae, x, k=20))
     assert not torch.equal(a, B.marginal_log_likelihood(vae, x, k=20, seed=1))
     assert (B.marginal_log_likelihood(vae, x, k=200).mean() > B.marginal_log_likelihood(vae, x, k=1).mean())
+
+
+def _perturbed_burda(latent_dim: int) -> VAE:
+    """A :meth:`VAE.burda` whose layers no longer start equal (their init gives same-shape layers one draw)."""
+    vae = VAE.burda(latent_dim=latent_dim)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in vae.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return vae
+
+
+def test_removing_units_drops_their_posterior_rows_and_reads_them_as_zero_in_the_decoder():
+    vae = _perturbed_burda(4)
+    keep = torch.tensor([True, False, True, False])
+    chopped = B.without_units(vae, keep)
+    x = B.binarize(torch.rand(5, 1, 28, 28))
+    (mu, logvar), (mu_k, logvar_k) = vae.posterior(x), chopped.posterior(x)
+    assert torch.equal(mu_k, mu[:, keep]) and torch.equal(logvar_k, logvar[:, keep])
+    z = torch.randn(7, 2)
+    padded = torch.zeros(7, 4)
+    padded[:, keep] = z
+    assert torch.allclose(chopped.decode_logits(z), vae.decode_logits(padded), atol=1e-5)
+    assert chopped.latent_dim == 2 and vae.latent_dim == 4 and vae.encoder.mean.weight.shape == (4, 200)
+    assert chopped.log_weights(x, 3).shape == (3, 5)
+    for bad in (torch.tensor([1, 0, 1, 0]), torch.ones(3, dtype=torch.bool), torch.zeros(4, dtype=torch.bool)):
+        with pytest.raises(ValueError, match="keep"):
+            B.without_units(vae, bad)
+    with pytest.raises(ValueError, match="VAE.burda"):
+        B.without_units(VAE.mlp(latent_dim=4), keep)
+
+
+def test_unit_activity_is_the_variance_of_each_posterior_mean_over_digits_binarized_from_their_seed():
+    vae = _perturbed_burda(3)
+    with torch.no_grad():
+        vae.encoder.mean.weight[1].zero_()  # unit 1's mean is its bias whatever the input: inactive
+    x = B.burda_mnist()[0][:50]
+    torch.manual_seed(7)
+    after = torch.rand(1)
+    torch.manual_seed(7)
+    activity = B.unit_variances(vae, x)
+    assert torch.equal(torch.rand(1), after)  # its own seed, in a forked stream: the global one is untouched
+    torch.manual_seed(B.TEST_SEED)
+    mu = vae.encode(B.binarize(x)).detach().numpy()
+    assert activity.tolist() == pytest.approx(mu.var(0).tolist(), rel=1e-5)  # NumPy's: divided by N
+    assert activity[1] == 0 and activity[0] > B.ACTIVITY_THRESHOLD and activity[2] > B.ACTIVITY_THRESHOLD
