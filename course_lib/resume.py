@@ -128,15 +128,19 @@ def set_random_state(state: dict[str, Any], device: torch.device) -> None:
 
 
 def in_progress(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """The epoch checkpoints in ``folder`` (a cache), oldest first: ``(path, {"epoch", "meta"})`` of each readable one.
+    """The epoch checkpoints in ``folder`` (a cache), oldest first: ``(path, {"epoch", "meta", "epoch_seconds"})``.
 
-    A run listed there continues from that epoch when it is run again with the same arguments.
+    One entry per readable checkpoint; ``epoch_seconds`` is the median wall time of the epochs
+    it has done (robust to the few that shared the machine with other jobs). A run listed there
+    continues from that epoch when it is run again with the same arguments.
     """
     found = []
     for path in sorted(folder.glob("*.epoch-*.pt"), key=lambda f: f.stat().st_mtime):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-            found.append((path, {"epoch": int(state["epoch"]), "meta": state["meta"]}))
+            times = torch.tensor(state["history"]["time"], dtype=torch.float64)
+            found.append((path, {"epoch": int(state["epoch"]), "meta": state["meta"],
+                                 "epoch_seconds": float(times.quantile(0.5))}))
         except Exception:  # unreadable: the run that finds it starts over, and says so
             continue
     return found

@@ -197,6 +197,13 @@ def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(mon
     assert [h.experiment for h in reproduce.HEADLINES if "Burda" in h.source] == ["vae_iwae"]
 
 
+def test_a_vae_stage_in_progress_counts_the_epochs_of_the_stages_after_it():
+    key = {"recipe": "course_lib.chapters.ch06_burda.train_stage", "build_args": {"stage": 6}}
+    assert reproduce.experiments.vae_epochs_after(key) == 729 + 2187
+    assert reproduce.experiments.vae_epochs_after({**key, "build_args": {"stage": 8}}) == 0
+    assert reproduce.experiments.vae_epochs_after({"recipe": "course_lib.chapters.ch07_aae.train_seed_aae"}) == 0
+
+
 def test_paired_differences_are_the_seeds_comparisons_digit_by_digit():
     a, b, c = torch.tensor([1.0, 5.0, 9.0, 3.0]), torch.tensor([0.0, 4.5, 8.0, 3.5]), torch.tensor([2.0, 2.0, 2.0, 2.0])
     out = reproduce.paired_differences({"as written": a, "no dropout": b, "LeakyReLU, no dropout": c})

@@ -79,8 +79,12 @@ def test_a_killed_run_resumes_at_its_last_epoch_and_ends_as_an_uninterrupted_run
     (tmp_path / "killed" / "x.epoch-1.pt").write_bytes(b"torn")  # unreadable: not listed
     [(path, found)] = resume.in_progress(tmp_path / "killed")
     assert path == kept[0] and found["epoch"] == 2 and found["meta"]["epochs"] == 5
+    saved = torch.load(kept[0], weights_only=True)["history"]["time"]
+    assert found["epoch_seconds"] == pytest.approx(sorted(saved)[0] + (sorted(saved)[1] - sorted(saved)[0]) / 2)
     assert reproduce.main(["--list", "--no-cost", "--out", str(tmp_path)]) == 0
-    assert "epoch 2 of 5 done" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "epoch 2 of 5 done" in out and f"about {3 * found['epoch_seconds'] / 3600:.1f} h to the end" in out
+    assert "stages after it" not in out  # not a vae_iwae stage
     (tmp_path / "killed" / "x.epoch-1.pt").unlink()
     resumed, resumed_hist = trained(tiny_aae, {}, aae_recipe, {})
     assert RECORDS[-1] == [1, 2, 3, 4, 5]  # the callback's own state came back: epochs 1-2 before, 3-5 after

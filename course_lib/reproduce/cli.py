@@ -98,9 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path, state in running:
             key = state["meta"]["key"]
             threads = f", {key['threads']} thread(s)" if key["threads"] else ""
+            seconds, later = state["epoch_seconds"], experiments.vae_epochs_after(key)
+            left = state["meta"]["epochs"] - state["epoch"]
             print(f"  {path.name}: {key['recipe']} of {key['build']} ({key['profile']} profile, {key['device']}"
                   f"{threads}), epoch {state['epoch']} of {state['meta']['epochs']} done\n"
-                  f"    {json.dumps(key['build_args'], sort_keys=True)}")
+                  f"    {json.dumps(key['build_args'], sort_keys=True)}\n"
+                  f"    its epochs took {seconds:.1f} s (median): about {left * seconds / 3600:.1f} h to the end of this "
+                  "training at that pace" + (f", then {later} epochs in the stages after it, about "
+                                             f"{later * seconds / 3600:.1f} h more (scoring not included)" if later else ""))
         missing = [h for h in HEADLINES if h.experiment is None]
         print("\nseed headline numbers without a reference experiment yet:")
         for h in missing:

@@ -443,6 +443,16 @@ def vae_iwae_paper_scale(stages: int, n_train: int, k: int, n_test: int) -> bool
     return (stages, n_train, k, n_test) == (B.STAGES, B.N_TRAIN, B.K_TEST, 10_000)
 
 
+def vae_epochs_after(key: dict) -> int:
+    """The epochs a whole ``vae_iwae`` run trains after the stage whose cache ``key`` this is (0 for other trainings)."""
+    from course_lib.cache import qualified_name
+    from course_lib.chapters import ch06_burda as B
+
+    if key.get("recipe") != qualified_name(B.train_stage, "recipe"):
+        return 0
+    return sum(B.stage_epochs(s) for s in range(key["build_args"]["stage"] + 1, B.STAGES + 1))
+
+
 def vae_iwae(stages: int, n_train: int, k: int, n_test: int) -> dict:
     """Run :func:`~course_lib.chapters.ch06_burda.reference_run` at ``full`` and :func:`run_threads`.
 
