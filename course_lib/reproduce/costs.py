@@ -18,8 +18,8 @@ def aae_epoch_seconds(steps: int = 10) -> float:
 
 
 def _timed_epoch(build: Callable[[], torch.nn.Module], data: Callable[[int], object], batch_size: int, steps: int,
-                 epoch_images: int | None = None, **fit_kwargs: object) -> float:
-    """Seconds of one epoch of ``epoch_images`` images (default: the ``full`` profile's training set), timed on ``steps`` batches.
+                 **fit_kwargs: object) -> float:
+    """Seconds of one epoch of the ``full`` profile's training set, timed on ``steps`` batches.
 
     A fresh ``build()`` trains one warm-up batch, then ``steps`` batches of ``data(batch_size * steps)``.
     """
@@ -36,7 +36,7 @@ def _timed_epoch(build: Callable[[], torch.nn.Module], data: Callable[[int], obj
         start = time.perf_counter()
         fit(model, batches, epochs=1, batch_size=batch_size, shuffle=False, progress=False, **fit_kwargs)
         seconds = time.perf_counter() - start
-    return seconds / steps * ((epoch_images or get_profile("full").n_train) / batch_size)
+    return seconds / steps * (get_profile("full").n_train / batch_size)
 
 
 def bae_epoch_seconds(steps: int = 40, latent_dim: int = 60) -> float:
