@@ -94,6 +94,13 @@ def test_a_reduced_aae_run_writes_a_ledger_entry_marked_not_paper_scale(monkeypa
     assert 0 < r["sample_variance_se"] < r["sample_variance"]  # 60 samples: a spread estimated, not exact
     with pytest.raises(ValueError, match="variants"):
         reproduce.aae_parzen(["with batch norm"])
+    assert r["seed"] == 0
+    assert reproduce.main(["aae_parzen", "--variants", "no dropout", "--epochs", "1", "--n-train", "200",
+                           "--seed", "1", "--out", str(tmp_path / "replicate")]) == 0
+    other = json.loads((tmp_path / "replicate" / "aae_parzen.json").read_text())["results"]["no dropout"]
+    assert other["seed"] == 1 and other["weights_sha256"] != r["weights_sha256"] and other["mean"] != r["mean"]
+    with pytest.raises(SystemExit):
+        reproduce.main(["vae_iwae", "--seed", "1", "--out", str(tmp_path)])  # an aae_parzen option
 
 
 def test_the_ledger_names_the_commit_a_run_started_at_not_the_one_checked_out_when_it_ends(monkeypatch, tmp_path):

@@ -10,6 +10,7 @@ wall time, date). Chapters read these files; they never hold numbers from smalle
     python -m course_lib.reproduce bae_mnist --workers 2       # a GPU machine: 2 runs at once kept an H200 94-96% busy
     python -m course_lib.reproduce --adopt out/bae_mnist.json  # its entry into the ledger, the old one a replicate
     python -m course_lib.reproduce bae_mnist --extend          # the BAE curve's missing sizes, on its kept judge W
+    python -m course_lib.reproduce aae_parzen --seed 1         # the AAE models again, independently: a replicate
 
 Experiments so far: ``bae_mnist`` (Malamud et al. 2022, the MNIST curve of W's accuracy
 against the bottleneck, sigma = 1 and 0.5), ``aae_parzen`` (seed 003: the Parzen-window

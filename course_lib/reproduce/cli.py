@@ -50,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="reduced runs only (not paper scale; default: the paper's 20 for bae_mnist, 200 for aae_parzen)")
     parser.add_argument("--n-train", type=int, default=None, help="reduced runs only (not paper scale)")
     parser.add_argument("--variants", nargs="+", default=None, help="aae_parzen: the seed's models to run")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="aae_parzen: the models' initialization and training seed; a run with another seed is "
+                             "an independent replicate (its entry becomes the ledger's, the earlier one a replicate)")
     parser.add_argument("--stages", type=int, default=8, help="vae_iwae: reduced runs only, train stages 1..STAGES")
     parser.add_argument("--k", type=int, default=5000, help="vae_iwae: reduced runs only, importance samples per digit")
     parser.add_argument("--n-test", type=int, default=10_000, help="vae_iwae: reduced runs only, test digits scored")
@@ -113,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.workers < 1:
         parser.error(f"--workers must be >= 1, got {args.workers}")
+    if args.seed != 0 and args.experiment != "aae_parzen":
+        parser.error(f"--seed is an aae_parzen option, not one of {args.experiment}")
     if args.experiment == "vae_iwae" and not 1 <= args.stages <= 8:
         parser.error(f"--stages must be in 1..8, got {args.stages}")
     os.environ["COURSE_PROFILE"] = "full"
@@ -155,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = experiments.vae_iwae(args.stages, args.n_train or 59_600, args.k, args.n_test)
     else:
         results = experiments.aae_parzen(variants, epochs=epochs, n_train=args.n_train, workers=args.workers,
-                                         deadline=started + args.budget)
+                                         deadline=started + args.budget, seed=args.seed)
         results["not_run"] = sorted(set(SEED_VARIANTS) - set(results))  # not asked for, or not finished in time
     record = {"experiment": args.experiment, "published": EXPERIMENTS[args.experiment].published,
               "paper_scale": paper_scale, "results": results, "provenance": provenance(started, command, threads, commit)}

@@ -335,7 +335,7 @@ def joined_bae(earlier: dict, later: dict) -> dict:
 # ---------------------------------------------------------------- aae_parzen
 
 
-def _aae_run(variant: str, epochs: int, n_train: int | None) -> tuple[str, float]:
+def _aae_run(variant: str, epochs: int, n_train: int | None, seed: int) -> tuple[str, float]:
     """Train (or load) one of seed 003's models at ``full``; runs in a worker process.
 
     Returns ``(variant, seconds)``, ``seconds`` being its training time as its history recorded it.
@@ -343,13 +343,13 @@ def _aae_run(variant: str, epochs: int, n_train: int | None) -> tuple[str, float
     from course_lib.chapters.ch07_aae import trained_seed_aae
     from course_lib.profile import get_profile
 
-    _, history = trained_seed_aae(variant, epochs=epochs, n_train=n_train, profile=get_profile("full"))
+    _, history = trained_seed_aae(variant, epochs=epochs, n_train=n_train, profile=get_profile("full"), seed=seed)
     return variant, float(sum(history["time"]))
 
 
 def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int | None = None,
                n_samples: int = 10_000, n_test: int = 10_000, n_valid: int = 1_000, workers: int = 1,
-               deadline: float = float("inf")) -> dict:
+               deadline: float = float("inf"), seed: int = 0) -> dict:
     """Train (or load) each of seed 003's models at ``full`` and score it by its Parzen protocol.
 
     Per variant: 10,000 prior draws decoded, sigma chosen among :data:`AAE_SIGMAS` on the first
@@ -365,7 +365,8 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
 
     With ``workers > 1`` the variants train at once, one process each, and those not finished
     by ``deadline`` (a ``time.time()``) are left out of the results; the rest are then loaded
-    from the cache and scored here.
+    from the cache and scored here. ``seed`` seeds each model's initialization and training
+    (the course's 0 by default); another seed trains independent replicates of the models.
     """
     from course_lib.chapters.ch07_aae import SEED_VARIANTS, trained_seed_aae
     from course_lib.data import mnist
@@ -379,16 +380,16 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
             raise ValueError(f"variants must be among {sorted(SEED_VARIANTS)}, got {unknown}")
         p = get_profile("full")
         if workers > 1:
-            trained_now = dict(in_pool(_aae_run, [(v, epochs, n_train) for v in variants], workers, deadline))
+            trained_now = dict(in_pool(_aae_run, [(v, epochs, n_train, seed) for v in variants], workers, deadline))
             variants = [v for v in variants if v in trained_now]
         x_valid, x_test = mnist("val", n=n_valid)[0], mnist("test", n=n_test)[0]
         out, per_digit = {}, {}
         for v in variants:
             start = time.perf_counter()
-            model, hist = trained_seed_aae(v, epochs=epochs, n_train=n_train, profile=p)
+            model, hist = trained_seed_aae(v, epochs=epochs, n_train=n_train, profile=p, seed=seed)
             trained_s = time.perf_counter() - start
             with torch.random.fork_rng():
-                torch.manual_seed(0)
+                torch.manual_seed(seed)  # a replicate draws its own samples too
                 z = model.prior.sample((n_samples,))
             samples = apply_batched(model.decode, z.to(next(model.parameters()).device)).cpu()
             sigma, curve = select_parzen_sigma(samples, x_valid, AAE_SIGMAS)
@@ -400,6 +401,7 @@ def aae_parzen(variants: Sequence[str], epochs: int = AAE_EPOCHS, n_train: int |
                       "loss_rec_per_epoch": [round(x, 2) for x in hist["loss_rec"]], "epochs": epochs,
                       **{f"{k}_per_epoch": [round(x, 3) for x in hist[k]] for k in ("p_real", "p_fake")},
                       "n_samples": n_samples, "n_test": n_test, "n_valid": n_valid, "n_train": n_train or p.n_train,
+                      "seed": seed,
                       "train_seconds": round(float(sum(hist["time"])), 3), "weights_sha256": state_digest(model),
                       "seconds": round(time.perf_counter() - start, 1), "train_or_load_seconds": round(trained_s, 1)}
             print(f"aae_parzen: {time.strftime('%H:%M:%S')} {v}: {mean:.1f} +- {se:.2f} nats (sigma {sigma:.3f})",
