@@ -198,6 +198,7 @@ def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(mon
     assert len(r["unit_activity"]) == 50 and 1 <= r["active_units"] <= 50  # their count, then the test digits again
     removed = r["inactive_units_removed"]
     assert 50 < removed["nll"] < 600 and removed["se"] > 0 and removed["nll_change_se"] >= 0
+    assert abs(removed["nll_change"] - (removed["nll"] - r["nll"])) <= 0.011  # the change is removed minus full
     if r["active_units"] == 50:  # nothing removed: the same model scored on the same draws
         assert removed["nll"] == r["nll"] and removed["nll_change"] == 0
     assert "--stages 2" in entry["provenance"]["command"] and entry["provenance"]["profile"] == "full"

@@ -35,7 +35,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 import torch
@@ -268,6 +269,14 @@ def trained_stage(stage: int, n_train: int = N_TRAIN, seed: int = 0,
                    train_stage, {"stage": stage, "n_train": n_train}, seed=seed, profile=profile)
 
 
+@contextmanager
+def _seeded(device: torch.device, seed: int) -> Iterator[None]:
+    """Torch's generators (CPU, and ``device``'s if CUDA) seeded with ``seed`` inside, restored after: their ``srng(seed)``."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
 @torch.no_grad()
 def marginal_log_likelihood(vae: VAE, x: Tensor, k: int = K_TEST, seed: int = TEST_SEED, batch_size: int = BATCH_SIZE,
                         k_chunk: int = 1000) -> Tensor:
@@ -277,8 +286,7 @@ def marginal_log_likelihood(vae: VAE, x: Tensor, k: int = K_TEST, seed: int = TE
     """
     device = next(vae.parameters()).device
     out = []
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+    with _seeded(device, seed):
         xb = binarize(x.to(device))
         for i in progress_bar(range(0, len(xb), 500), desc=f"test log-likelihood, k = {k}, {vae.latent_dim} units"):
             out.append(iwae_bound(vae.log_weights, xb[i:i + 500], k, batch_size=batch_size, k_chunk=k_chunk).cpu())
@@ -293,8 +301,7 @@ def unit_variances(vae: VAE, x: Tensor, seed: int = TEST_SEED) -> Tensor:
     as binary pixels from a stream seeded with 123; the variance is NumPy's (divided by ``N``).
     """
     device = next(vae.parameters()).device
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+    with _seeded(device, seed):
         xb = binarize(x.to(device))
     return unit_activity(vae.encode(xb)).cpu()
 
