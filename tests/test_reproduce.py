@@ -191,7 +191,9 @@ def test_a_reduced_vae_iwae_run_writes_a_ledger_entry_marked_not_paper_scale(mon
     assert entry["published"]["source"] == "Burda et al. (2016), Table 1"
     r = entry["results"]
     assert (r["stages"], r["epochs"], r["n_train"], r["k"], r["n_test"]) == (2, 4, 100, 10, 40)
-    assert r["adam_timestep"] == 1 + 4 * 5 and len(r["last_epoch_loss_per_stage"]) == 2
+    assert r["adam_timestep"] == 1 + 4 * 5 and [len(s) for s in r["epoch_losses_per_stage"]] == [1, 3]  # 3^(i-1) epochs
+    losses = [v for s in r["epoch_losses_per_stage"] for v in s]
+    assert all(100 < v < 800 for v in losses) and losses[-1] < losses[0]  # nats per digit, and training lowers them
     assert len(r["train_seconds_per_stage"]) == 2 and 0 < sum(r["train_seconds_per_stage"]) <= r["seconds"]
     assert len(r["weights_sha256"]) == 16
     assert 50 < r["nll"] < 600 and r["se"] > 0

@@ -370,7 +370,8 @@ def reference_run(stages: int = STAGES, n_train: int = N_TRAIN, k: int = K_TEST,
             "active_units": int(active.sum()), "unit_activity": [float(f"{v:.3g}") for v in activity.tolist()],
             "inactive_units_removed": {"nll": round(-mean_active, 2), "se": round(se_active, 2),
                                        "nll_change": round(change, 3), "nll_change_se": round(change_se, 3)},
-            "last_epoch_loss_per_stage": [round(h["loss"][-1], 2) for h in hists],
+            # mean -log w per training digit in each epoch (one sample: the loss trained on), stage by stage
+            "epoch_losses_per_stage": [[round(v, 2) for v in h["loss"]] for h in hists],
             # the epochs' own times: a run made in parts (killed, resumed) spent this much training in all
             "train_seconds_per_stage": [round(sum(h["time"]), 1) for h in hists],
             "adam_timestep": int(run.adam_t[0]), "train_or_load_seconds": round(trained_s, 1),
