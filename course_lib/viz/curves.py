@@ -92,6 +92,39 @@ def history_panels(
     return fig
 
 
+def staged_curve(
+    stages: Sequence[Sequence[float]],
+    ylabel: str,
+    references: Mapping[str, float] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """A per-epoch quantity of a training made of stages run one after another, against the epoch.
+
+    The epochs are counted across the stages (stage ``i``'s first epoch follows stage
+    ``i - 1``'s last) on a log x axis, each stage drawn in its own colour, e.g. Burda et al.'s
+    8 stages of ``3^(i-1)`` epochs, which a log axis gives equal widths.
+
+    Args:
+        stages: the values per epoch of each stage, ``[[v_1, ...], ...]``, none empty.
+        ylabel: label of the y axis.
+        references: ``{label: value}`` drawn as dashed grey horizontal lines.
+        title: axes title.
+    """
+    if not stages or any(len(values) == 0 for values in stages):
+        raise ValueError(f"stages must be a non-empty list of non-empty value lists, got lengths {[len(v) for v in stages]}")
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    first = 1
+    for i, values in enumerate(stages, 1):
+        epochs = range(first, first + len(values))
+        ax.plot(epochs, values, marker="o" if len(values) < 30 else None, markersize=3,
+                label=f"stage {i}: epochs {epochs[0]}-{epochs[-1]}" if len(values) > 1 else f"stage {i}: epoch {first}")
+        first += len(values)
+    for i, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(value, color=f"{0.3 + 0.25 * i}", linestyle="--", linewidth=1, label=label)
+    ax.set_xscale("log")
+    return _finish(fig, ax, "epoch, counted across the stages (log scale)", ylabel, title, legend_beside=True)
+
+
 def sweep_curves(
     x: Sequence[float],
     curves: Mapping[str, Sequence[float]],

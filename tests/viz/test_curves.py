@@ -10,6 +10,7 @@ from course_lib.viz import (
     loss_curves,
     parzen_sigma_curves,
     rate_distortion,
+    staged_curve,
     sweep_curves,
     sweep_errorbars,
     sweep_panels,
@@ -78,6 +79,21 @@ def test_sweep_curves_one_line_per_method_with_a_tick_per_setting():
     assert len(logy.xaxis.get_minorticklocs()) == 0  # the settings alone are the x ticks
     ref = sweep_curves([2, 8], {"AE": [0.5, 1.5]}, "x", "rho", references={"rho = 1": 1.0}).axes[0]
     assert _legend(ref) == ["AE", "rho = 1"] and list(ref.get_lines()[1].get_ydata()) == [1.0, 1.0]
+
+
+def test_staged_curve_counts_the_epochs_across_the_stages():
+    fig = staged_curve([[5.0], [4.0, 3.5, 3.0], [2.9] * 40], "nats", references={"published": 2.5}, title="t")
+    ax = fig.axes[0]
+    stage1, stage2, stage3, ref = ax.get_lines()
+    assert list(stage1.get_xdata()) == [1] and list(stage2.get_xdata()) == [2, 3, 4]  # stage 2 follows stage 1
+    assert list(stage3.get_xdata()) == list(range(5, 45)) and list(stage2.get_ydata()) == [4.0, 3.5, 3.0]
+    assert stage3.get_marker() == "None" and stage2.get_marker() == "o"  # markers only where they can be told apart
+    assert list(ref.get_ydata()) == [2.5, 2.5] and ax.get_xscale() == "log" and ax.get_title() == "t"
+    assert _legend(ax) == ["stage 1: epoch 1", "stage 2: epochs 2-4", "stage 3: epochs 5-44", "published"]
+    assert ax.get_ylabel() == "nats" and _legend_is_beside(ax)
+    for bad in ([], [[1.0], []]):
+        with pytest.raises(ValueError, match="stages must be"):
+            staged_curve(bad, "nats")
 
 
 def test_sweep_panels_one_panel_per_quantity():
