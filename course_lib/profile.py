@@ -100,7 +100,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     # CI: seconds of training per notebook, yet large enough that every claim holds.
     "smoke": Profile("smoke", n_train=10_000, n_val=1_000, n_test=2_000, epochs=3, batch_size=128),
-    # A laptop CPU: the whole book in 16 minutes from scratch on 2 cores (measured, README). It
+    # A laptop CPU: the whole book in under 19 minutes from scratch on 2 cores (measured, README). It
     # trains on as many images as smoke (an MLP epoch on 10k images is under a second) and
     # scores every number on the whole 10k validation and test splits, over the full grids.
     "standard": Profile(
