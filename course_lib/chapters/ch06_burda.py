@@ -373,6 +373,6 @@ def reference_run(stages: int = STAGES, n_train: int = N_TRAIN, k: int = K_TEST,
             # mean -log w per training digit in each epoch (one sample: the loss trained on), stage by stage
             "epoch_losses_per_stage": [[round(v, 2) for v in h["loss"]] for h in hists],
             # the epochs' own times: a run made in parts (killed, resumed) spent this much training in all
-            "train_seconds_per_stage": [round(sum(h["time"]), 1) for h in hists],
+            "train_seconds_per_stage": [round(sum(h["time"]), 3) for h in hists],
             "adam_timestep": int(run.adam_t[0]), "train_or_load_seconds": round(trained_s, 1),
             "seconds": round(time.perf_counter() - start, 1)}

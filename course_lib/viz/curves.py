@@ -102,7 +102,7 @@ def staged_curve(
 
     The epochs are counted across the stages (stage ``i``'s first epoch follows stage
     ``i - 1``'s last) on a log x axis, each stage drawn in its own colour, e.g. Burda et al.'s
-    8 stages of ``3^(i-1)`` epochs, which a log axis gives equal widths.
+    8 stages of ``3^(i-1)`` epochs, which a log axis draws about equally wide.
 
     Args:
         stages: the values per epoch of each stage, ``[[v_1, ...], ...]``, none empty.
