@@ -371,7 +371,7 @@ def reference_run(stages: int = STAGES, n_train: int = N_TRAIN, k: int = K_TEST,
     (mean, se), (mean_active, se_active) = mean_sem(log_px), mean_sem(log_px_active)
     change, change_se = mean_sem(log_px - log_px_active)  # NLL with the units removed minus the full model's
     # Four significant figures for the standard errors and the change: the change's standard error is
-    # about 0.008 nats on 10,000 digits (the stage-6 model), so three decimals would move its z by ~6 %.
+    # about 0.008 nats on 10,000 digits (the stage-6 model), so three decimals would move its z by up to 6 %.
     return {"nll": round(-mean, 2), "se": _sig(se), "k": k, "n_test": n_test, "n_train": n_train,
             "stages": stages, "epochs": sum(stage_epochs(s) for s in range(1, stages + 1)),
             "active_units": int(active.sum()), "unit_activity": [_sig(v, 3) for v in activity.tolist()],
